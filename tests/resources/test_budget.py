@@ -1,0 +1,50 @@
+"""The call budget belongs to the token: two processes together stay under calls-per-minute."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.scripted_upstream import ScriptedUpstream, ok
+from twilight_resources.tushare.budget import CallBudget, budget_key
+
+CALLS_PER_MINUTE = 600  # one call every 0.1 s
+CALLS_PER_PROCESS = 10
+
+WORKER = """
+import sys
+from pathlib import Path
+from twilight_resources.tushare import TushareClient, TushareRequest
+from twilight_resources.tushare.budget import CallBudget, budget_key
+url, state, cpm, n = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+budget = CallBudget(state, budget_key("shared-token"), cpm)
+client = TushareClient(url, "shared-token", budget=budget, max_in_flight=4)
+reqs = (TushareRequest("daily", {"trade_date": str(i)}) for i in range(n))
+assert sum(len(df) for _, df in client.query_many(reqs)) == n
+"""
+
+
+def test_budget_respected_across_two_processes(upstream: ScriptedUpstream, tmp_path: Path) -> None:
+    upstream.scripts["daily"] = [ok(["ts_code"], [["000001.SZ"]])]
+    state = tmp_path / "upstream.sqlite"
+    args = [upstream.url, str(state), str(CALLS_PER_MINUTE), str(CALLS_PER_PROCESS)]
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, *args]) for _ in range(2)]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+
+    arrivals = sorted(upstream.arrivals)
+    assert len(arrivals) == 2 * CALLS_PER_PROCESS
+    interval = 60 / CALLS_PER_MINUTE
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    # Even spacing: no two calls closer than the interval (less scheduling noise), and the whole
+    # run takes at least (n - 1) intervals, whichever process made each call.
+    assert min(gaps) > interval * 0.7
+    assert arrivals[-1] - arrivals[0] >= interval * (len(arrivals) - 1) * 0.97
+
+
+def test_budget_does_not_bank_idle_time(tmp_path: Path) -> None:
+    budget = CallBudget(tmp_path / "b.sqlite", budget_key("t"), 60)
+    first = budget.reserve()
+    second = budget.reserve()
+    assert 0.99 <= second - first <= 1.01
+    assert budget_key("t") != "t" and len(budget_key("t")) == 16

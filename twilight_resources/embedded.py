@@ -1,0 +1,101 @@
+"""The embedded default: with no token, the platform talks to the simulated market on loopback.
+
+One simulator serves every process of a TWILIGHT_HOME (Dagster steps, the read API, the MCP
+server), so its rate limit and call counter are shared the way a real token's are. The first
+process that needs it starts it in its own session (so Ctrl-C of one caller does not take it down
+for the others) and records its URL in ``state/sim.json``; later processes reuse it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from twilight_resources.settings import TwilightSettings
+
+EMBEDDED_TOKEN = "twilight-embedded-simulator"
+START_TIMEOUT_S = 60
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/_sim/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _restore_default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_simulator_process(settings: TwilightSettings, log_path: Path) -> tuple[str, int]:
+    """Start ``python -m twilight_sim`` detached on a free port; returns its base URL and pid."""
+    port = _free_port()
+    cmd = [
+        sys.executable, "-m", "twilight_sim", "--host", "127.0.0.1", "--port", str(port),
+        "--seed", str(settings.sim_seed), "--stocks", str(settings.sim_stocks),
+        "--start", settings.sim_start_date,
+    ]  # fmt: skip
+    with log_path.open("ab") as log_file:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_restore_default_signals,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not _healthy(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"the embedded simulator did not start; see {log_path}")
+        time.sleep(0.1)
+    return url, proc.pid
+
+
+def ensure_simulator(settings: TwilightSettings) -> str:
+    """Return the URL of this home's running simulator, starting one if there is none."""
+    state = settings.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    record = state / "sim.json"
+    with (state / "sim.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if record.exists():
+            url = json.loads(record.read_text())["url"]
+            if _healthy(url):
+                return url
+        url, pid = start_simulator_process(settings, state / "sim.log")
+        record.write_text(json.dumps({"url": url, "pid": pid, "seed": settings.sim_seed}))
+        return url
+
+
+def stop_simulator(settings: TwilightSettings) -> bool:
+    """Stop this home's simulator if one is recorded; returns whether one was stopped."""
+    record = settings.state_dir / "sim.json"
+    if not record.exists():
+        return False
+    pid = json.loads(record.read_text())["pid"]
+    record.unlink()
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True

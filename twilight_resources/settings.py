@@ -1,0 +1,147 @@
+"""Twilight's one settings object.
+
+Precedence: environment (``TWILIGHT_*``) beats ``.env`` beats ``$TWILIGHT_HOME/config/runtime.yaml``
+beats defaults. Settings are read lazily through :func:`get_settings` so nothing is decided at
+import time; tests set the environment and call :func:`reset_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "TWILIGHT_"
+REAL_TUSHARE_URL = "http://api.tushare.pro"
+
+
+class SettingsError(ValueError):
+    """Invalid configuration; the message names the offending variable."""
+
+
+def default_home() -> Path:
+    """``$TWILIGHT_HOME`` or ``~/.twilight``; read at call time, never at import time."""
+    return Path(os.environ.get(f"{ENV_PREFIX}HOME") or Path.home() / ".twilight").expanduser()
+
+
+def runtime_yaml_path() -> Path:
+    return default_home() / "config" / "runtime.yaml"
+
+
+class TwilightSettings(BaseSettings):
+    """Everything an operator may set. Paths left empty derive from ``home``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    home: Path = Field(default_factory=default_home)
+    warehouse_path: Path | None = None
+    bearer_db_path: Path | None = None
+
+    tushare_token: SecretStr | None = None
+    tushare_api_url: str = REAL_TUSHARE_URL
+    calls_per_minute: int = Field(500, gt=0, le=100_000)
+    max_in_flight: int = Field(4, ge=1, le=64)
+    retry_attempts: int = Field(3, ge=0, le=10)
+    retry_backoff_base: float = Field(10.0, ge=0)
+    request_timeout: float = Field(30.0, gt=0)
+
+    duckdb_read_pool_size: int = Field(4, ge=1, le=64)
+    duckdb_read_memory_limit: str = "256MB"
+    duckdb_read_threads: int = Field(1, ge=1)
+    duckdb_write_memory_limit: str = "1GB"
+    duckdb_write_threads: int = Field(2, ge=1)
+
+    market_exchange: Literal["SSE", "SZSE"] = "SSE"
+    alert_webhook_url: str | None = None
+    scheduler_enabled: bool = True
+    sensors_enabled: bool = True
+    financials_mode: Literal["period", "stock"] = "period"
+
+    sim_seed: int = 20240101
+    sim_stocks: int = Field(200, ge=1)
+    sim_start_date: str = "20220101"
+
+    @field_validator("tushare_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @field_validator("tushare_api_url")
+    @classmethod
+    def _url_scheme(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("duckdb_read_memory_limit", "duckdb_write_memory_limit")
+    @classmethod
+    def _memory_limit(cls, value: str) -> str:
+        digits = value.upper().rstrip("IB").rstrip("KMGT")
+        if not digits.replace(".", "", 1).isdigit():
+            raise ValueError("must look like 256MB or 2GB")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=runtime_yaml_path())
+        return init_settings, env_settings, dotenv_settings, yaml_source, file_secret_settings
+
+    @property
+    def warehouse_file(self) -> Path:
+        return self.warehouse_path or self.home / "warehouse" / "warehouse.duckdb"
+
+    @property
+    def bearer_db_file(self) -> Path:
+        return self.bearer_db_path or self.home / "state" / "tokens.sqlite"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+    @property
+    def uses_simulator(self) -> bool:
+        """No token means the embedded simulated market (the embedded default)."""
+        return self.tushare_token is None
+
+
+def load_settings(**overrides: object) -> TwilightSettings:
+    """Build settings, turning pydantic's report into one message naming each variable."""
+    try:
+        return TwilightSettings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_input=False, include_url=False):
+            name = f"{ENV_PREFIX}{'_'.join(str(p) for p in err['loc']).upper()}"
+            problems.append(f"{name}: {err['msg']}")
+        raise SettingsError("invalid Twilight settings: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> TwilightSettings:
+    return load_settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()

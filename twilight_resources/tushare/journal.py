@@ -1,0 +1,86 @@
+"""The upstream call journal: one row per logical call (after paging and retries).
+
+It lives next to the budget in SQLite so every process can append while the DuckDB warehouse
+stays single-writer; the read API's audit view and the spend figures read it. No token is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    called_at REAL NOT NULL,
+    api_name TEXT NOT NULL,
+    params TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    pages INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    latency_ms REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    pid INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_by_time ON calls (called_at);
+"""
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """What one call cost and returned; ``attempts`` counts every HTTP request it made."""
+
+    api_name: str
+    params: dict[str, object]
+    rows: int
+    pages: int
+    attempts: int
+    latency_ms: float
+    outcome: str
+    error: str | None = None
+
+
+class CallJournal:
+    """Append-only call log shared across processes."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.db_path, timeout=60)
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    def record(self, call: CallRecord) -> None:
+        row = asdict(call)
+        row["params"] = json.dumps(call.params, sort_keys=True, ensure_ascii=False)
+        conn = self._connect()
+        try:
+            with conn:
+                conn.execute(
+                    "INSERT INTO calls VALUES (:called_at, :api_name, :params, :rows, :pages, "
+                    ":attempts, :latency_ms, :outcome, :error, :pid)",
+                    {**row, "called_at": time.time(), "pid": os.getpid()},
+                )
+        finally:
+            conn.close()
+
+    def recent(self, limit: int = 100, since: float | None = None) -> pd.DataFrame:
+        conn = self._connect()
+        try:
+            return pd.read_sql_query(
+                "SELECT * FROM calls WHERE called_at >= ? ORDER BY called_at DESC LIMIT ?",
+                conn,
+                params=(since or 0.0, limit),
+            )
+        finally:
+            conn.close()

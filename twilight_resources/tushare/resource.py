@@ -1,0 +1,56 @@
+"""Dagster's handle on the upstream. All I/O policy (token, budget, retry, paging) is here."""
+
+from __future__ import annotations
+
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
+
+from twilight_resources.embedded import EMBEDDED_TOKEN, ensure_simulator
+from twilight_resources.settings import REAL_TUSHARE_URL, TwilightSettings, get_settings
+from twilight_resources.tushare.budget import CallBudget, budget_key
+from twilight_resources.tushare.client import TushareClient
+from twilight_resources.tushare.journal import CallJournal
+
+
+def resolve_upstream(settings: TwilightSettings) -> tuple[str, str]:
+    """(url, token): the real Tushare with a token, else the embedded simulated market."""
+    if settings.tushare_token is not None:
+        return settings.tushare_api_url, settings.tushare_token.get_secret_value()
+    if settings.tushare_api_url != REAL_TUSHARE_URL:
+        return settings.tushare_api_url, EMBEDDED_TOKEN
+    return ensure_simulator(settings), EMBEDDED_TOKEN
+
+
+def client_from_settings(settings: TwilightSettings | None = None) -> TushareClient:
+    settings = settings or get_settings()
+    url, token = resolve_upstream(settings)
+    state_db = settings.state_dir / "upstream.sqlite"
+    return TushareClient(
+        url,
+        token,
+        budget=CallBudget(state_db, budget_key(token), settings.calls_per_minute),
+        journal=CallJournal(state_db),
+        timeout=settings.request_timeout,
+        retry_attempts=settings.retry_attempts,
+        backoff_base=settings.retry_backoff_base,
+        max_in_flight=settings.max_in_flight,
+    )
+
+
+class TushareResource(ConfigurableResource):
+    """The Tushare Pro upstream, configured from TWILIGHT_* settings (the token never is config)."""
+
+    _client: TushareClient | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._client = client_from_settings()
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    @property
+    def client(self) -> TushareClient:
+        if self._client is None:
+            self._client = client_from_settings()
+        return self._client
