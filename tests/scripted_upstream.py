@@ -16,7 +16,8 @@ Reply = tuple[int, dict[str, Any]] | Callable[[dict[str, Any]], tuple[int, dict[
 
 
 def ok(fields: list[str], items: list[list[Any]], has_more: bool = False) -> tuple[int, dict]:
-    return 200, {"code": 0, "msg": "", "data": {"fields": fields, "items": items, "has_more": has_more}}
+    data = {"fields": fields, "items": items, "has_more": has_more}
+    return 200, {"code": 0, "msg": "", "data": data}
 
 
 def error(code: int, msg: str) -> tuple[int, dict]:
