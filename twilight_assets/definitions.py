@@ -2,8 +2,23 @@
 
 from dagster import Definitions
 
+from twilight_assets.checks import checks
+from twilight_assets.indexes import assets as index_assets
+from twilight_assets.indexes import schedules as index_schedules
+from twilight_assets.prices import assets as price_assets
+from twilight_assets.prices import schedules as price_schedules
+from twilight_assets.reference import assets as reference_assets
+from twilight_assets.reference import schedules as reference_schedules
 from twilight_resources.tushare import TushareResource
+from twilight_resources.warehouse import DuckDBWarehouseIOManager
 
 defs = Definitions(
-    resources={"tushare": TushareResource()},
+    assets=[*reference_assets.assets, *price_assets.assets, *index_assets.assets],
+    schedules=[
+        *reference_schedules.schedules,
+        *price_schedules.schedules,
+        *index_schedules.schedules,
+    ],
+    asset_checks=checks,
+    resources={"tushare": TushareResource(), "io_manager": DuckDBWarehouseIOManager()},
 )

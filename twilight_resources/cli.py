@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from twilight_resources.calendar import from_key
 from twilight_resources.logs import configure_logging
 from twilight_resources.settings import SettingsError, get_settings
 
@@ -21,6 +22,43 @@ def _cmd_settings(args: argparse.Namespace, rest: list[str]) -> int:
     return 0
 
 
+def _cmd_plan(args: argparse.Namespace, rest: list[str]) -> int:
+    """Print the upstream cost of a backfill (calls and minutes at the budget)."""
+    from twilight_assets.plan import ALL_TABLES, plan_backfill, render
+    from twilight_resources.calendar import calendar_from_frame, load_calendar
+    from twilight_resources.tushare import client_from_settings
+
+    parser = argparse.ArgumentParser(prog="twilight plan", description=_cmd_plan.__doc__)
+    parser.add_argument("--tables", default=",".join(ALL_TABLES), help="comma-separated APIs")
+    parser.add_argument("--start", required=True, help="YYYYMMDD")
+    parser.add_argument("--end", required=True, help="YYYYMMDD")
+    opts = parser.parse_args(rest)
+    settings = get_settings()
+    cal = load_calendar(settings)
+    if not cal.covers(from_key(opts.start)) or not cal.covers(from_key(opts.end)):
+        print("the stored calendar does not cover the range; asking the upstream (1 call)")
+        frame = client_from_settings(settings).query(
+            "trade_cal",
+            {"exchange": settings.market_exchange, "start_date": opts.start, "end_date": opts.end},
+        )
+        cal = calendar_from_frame(frame)
+    plans = plan_backfill(opts.tables.split(","), opts.start, opts.end, settings, cal)
+    print(render(plans, settings.calls_per_minute))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, rest: list[str]) -> int:
+    """Build a sample warehouse on the embedded default, then run the Dagster UI."""
+    from twilight_serve.demo import run_demo
+
+    parser = argparse.ArgumentParser(prog="twilight demo", description=_cmd_demo.__doc__)
+    parser.add_argument("--days", type=int, default=60, help="trading days of prices to load")
+    parser.add_argument("--port", type=int, default=3000, help="Dagster UI port")
+    parser.add_argument("--no-serve", action="store_true", help="build the warehouse and exit")
+    opts = parser.parse_args(rest)
+    return run_demo(days=opts.days, serve=not opts.no_serve, port=opts.port)
+
+
 def _cmd_sim(args: argparse.Namespace, rest: list[str]) -> int:
     from twilight_sim.cli import main as sim_main
 
@@ -29,15 +67,20 @@ def _cmd_sim(args: argparse.Namespace, rest: list[str]) -> int:
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, list[str]], int]]] = {
     "settings": ("show the effective settings (secrets masked)", _cmd_settings),
+    "demo": ("build a sample warehouse and start the UIs (what `make demo` runs)", _cmd_demo),
+    "plan": ("print a backfill's upstream calls and minutes before running it", _cmd_plan),
     "sim": ("run the simulated Tushare upstream in the foreground (`twilight sim -h`)", _cmd_sim),
 }
+
+
+RAW_ARGS = {"sim", "plan", "demo"}  # these parse their own options
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="twilight", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, _) in COMMANDS.items():
-        sub.add_parser(name, help=help_text, add_help=name != "sim")
+        sub.add_parser(name, help=help_text, add_help=name not in RAW_ARGS)
     return parser
 
 

@@ -70,6 +70,10 @@ class TwilightSettings(BaseSettings):
     scheduler_enabled: bool = True
     sensors_enabled: bool = True
     financials_mode: Literal["period", "stock"] = "period"
+    history_start: str = Field("20150101", pattern=r"^\d{8}$")
+    index_codes: list[str] = Field(
+        default_factory=lambda: ["000001.SH", "000300.SH", "000905.SH", "399001.SZ", "399006.SZ"]
+    )
 
     sim_seed: int = 20240101
     sim_stocks: int = Field(200, ge=1)

@@ -9,8 +9,8 @@ from pathlib import Path
 from tests.scripted_upstream import ScriptedUpstream, ok
 from twilight_resources.tushare.budget import CallBudget, budget_key
 
-CALLS_PER_MINUTE = 600  # one call every 0.1 s
-CALLS_PER_PROCESS = 10
+CALLS_PER_MINUTE = 120  # one call every 0.5 s
+CALLS_PER_PROCESS = 6
 
 WORKER = """
 import sys
@@ -35,10 +35,11 @@ def test_budget_respected_across_two_processes(upstream: ScriptedUpstream, tmp_p
     arrivals = sorted(upstream.arrivals)
     assert len(arrivals) == 2 * CALLS_PER_PROCESS
     interval = 60 / CALLS_PER_MINUTE
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
-    # Even spacing: no two calls closer than the interval (less scheduling noise), and the whole
-    # run takes at least (n - 1) intervals, whichever process made each call.
-    assert min(gaps) > interval * 0.7
+    # Unbudgeted, 2 x 4 calls in flight would land within milliseconds. Budgeted, any second
+    # holds at most two slots (three with scheduling noise), and the whole run takes at least
+    # (n - 1) intervals, whichever process made each call.
+    busiest = max(sum(1 for t in arrivals if a <= t < a + 1.0) for a in arrivals)
+    assert busiest <= 3
     assert arrivals[-1] - arrivals[0] >= interval * (len(arrivals) - 1) * 0.97
 
 

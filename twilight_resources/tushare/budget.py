@@ -34,9 +34,9 @@ class CallBudget:
             )
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        return conn
+        # The default rollback journal: BEGIN IMMEDIATE with a busy timeout serializes the
+        # reservations of every process, and there is no WAL mode switch to race on.
+        return sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
 
     def reserve(self) -> float:
         """Claim the next free slot and return its time (epoch seconds)."""

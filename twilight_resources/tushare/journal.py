@@ -6,6 +6,7 @@ stays single-writer; the read API's audit view and the spend figures read it. No
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -52,13 +53,19 @@ class CallJournal:
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.executescript(SCHEMA)
+        conn = self._connect()
+        try:
+            # WAL lets the audit views read while steps append; the switch is made once, by
+            # whichever process gets there first, and is persistent.
+            with contextlib.suppress(sqlite3.OperationalError):
+                conn.execute("PRAGMA journal_mode=WAL")
+            with conn:
+                conn.executescript(SCHEMA)
+        finally:
+            conn.close()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.db_path, timeout=60)
-        conn.execute("PRAGMA journal_mode=WAL")
-        return conn
+        return sqlite3.connect(self.db_path, timeout=60)
 
     def record(self, call: CallRecord) -> None:
         row = asdict(call)

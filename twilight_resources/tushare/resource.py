@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
+import httpx
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
+from twilight_resources.calendar import market_today
 from twilight_resources.embedded import EMBEDDED_TOKEN, ensure_simulator
 from twilight_resources.settings import REAL_TUSHARE_URL, TwilightSettings, get_settings
 from twilight_resources.tushare.budget import CallBudget, budget_key
@@ -19,6 +23,22 @@ def resolve_upstream(settings: TwilightSettings) -> tuple[str, str]:
     if settings.tushare_api_url != REAL_TUSHARE_URL:
         return settings.tushare_api_url, EMBEDDED_TOKEN
     return ensure_simulator(settings), EMBEDDED_TOKEN
+
+
+def upstream_today(settings: TwilightSettings) -> date:
+    """Today on the upstream's clock: the exchange's date, or the simulated market's "now".
+
+    The simulated market has a clock of its own (tests move it across a disclosure season), so
+    "which partitions exist yet" must follow it rather than the host's date.
+    """
+    if settings.tushare_token is not None:
+        return market_today()
+    url, _ = resolve_upstream(settings)
+    try:
+        now = httpx.get(f"{url}/_sim/health", timeout=5).json()["now"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return market_today()
+    return datetime.fromisoformat(now).date()
 
 
 def client_from_settings(settings: TwilightSettings | None = None) -> TushareClient:

@@ -1,0 +1,125 @@
+"""WarehouseReader: snapshots only, switching on publish, surviving vanished snapshots."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.warehouse.conftest import daily_rows
+from twilight_resources.warehouse import (
+    SnapshotInfo,
+    SnapshotUnavailableError,
+    WarehouseReader,
+    WarehouseWriter,
+    publish_snapshot,
+    read_pointer,
+)
+from twilight_resources.warehouse import reader as reader_module
+from twilight_resources.warehouse.snapshots import snapshot_dir
+
+COUNT = "SELECT count(*) AS n FROM normalized_daily"
+
+
+def test_nothing_published_yet(warehouse: Path) -> None:
+    with WarehouseReader(warehouse) as reader, pytest.raises(SnapshotUnavailableError):
+        reader.query("SELECT 1")
+
+
+def test_fresh_warehouse_publishes_empty_schema(warehouse: Path) -> None:
+    publish_snapshot(warehouse)
+    with WarehouseReader(warehouse) as reader:
+        assert reader.query(COUNT)["n"].item() == 0
+        assert reader.missing_partitions("normalized_daily", ["a"]) == ["a"]
+
+
+def test_reader_follows_publishes_and_keeps_two(writer: WarehouseWriter, warehouse: Path) -> None:
+    writer.write("normalized_daily", daily_rows(["a"], ["20240102"]), ["d1"])
+    with WarehouseReader(warehouse, pool_size=2) as reader:
+        first = reader.snapshot_info()
+        assert reader.query(COUNT)["n"].item() == 1
+        writer.write("normalized_daily", daily_rows(["a"], ["20240103"]), ["d2"])
+        writer.write("normalized_daily", daily_rows(["a"], ["20240104"]), ["d3"])
+        assert not first.path.exists()  # superseded twice: deleted ...
+        assert reader.query(COUNT)["n"].item() == 3  # ... and the reader moved on
+        info = reader.snapshot_info()
+        assert info.generation == first.generation + 2 and 0 <= info.age_seconds < 60
+        assert sorted(p.name for p in snapshot_dir(warehouse).glob("*.duckdb")) == [
+            f"warehouse-g{g:08d}.duckdb" for g in (info.generation - 1, info.generation)
+        ]
+        assert (
+            reader.query(
+                "SELECT close FROM normalized_daily WHERE ts_code = ? AND trade_date = ?",
+                ["a", "2024-01-04"],
+            )["close"]
+            .notna()
+            .all()
+        )
+        assert reader.partitions("normalized_daily")["partition_key"].tolist() == [
+            "d1",
+            "d2",
+            "d3",
+        ]
+        assert reader.missing_partitions("normalized_daily", ["d2", "d4"]) == ["d4"]
+
+
+def test_vanished_snapshot_makes_reader_reread_pointer(
+    writer: WarehouseWriter, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer.write("normalized_daily", daily_rows(["a"], ["20240102"]))
+    real = read_pointer(warehouse)
+    assert real is not None
+    gone = SnapshotInfo(real.path.with_name("warehouse-g00000099.duckdb"), 99, real.published_at, 0)
+    answers = iter([gone, real])
+    monkeypatch.setattr(reader_module, "read_pointer", lambda _: next(answers))
+    with WarehouseReader(warehouse) as reader:
+        assert reader.query(COUNT)["n"].item() == 1
+        assert reader.snapshot_info().generation == real.generation
+
+
+def test_threads_query_while_snapshots_switch(writer: WarehouseWriter, warehouse: Path) -> None:
+    writer.write("normalized_daily", daily_rows(["a"], ["20240101"]))
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    with WarehouseReader(warehouse, pool_size=2) as reader:
+
+        def hammer() -> None:
+            while not stop.is_set():
+                try:
+                    reader.query(COUNT)
+                except BaseException as exc:  # collected and asserted below
+                    errors.append(exc)
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for day in range(2, 8):
+            writer.write("normalized_daily", daily_rows(["a"], [f"202401{day:02d}"]))
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert not errors
+        assert reader.query(COUNT)["n"].item() == 7
+
+
+def test_open_connection_outlives_its_deleted_snapshot(
+    writer: WarehouseWriter, warehouse: Path
+) -> None:
+    writer.write("normalized_daily", daily_rows(["a"], ["20240102"]))
+    with WarehouseReader(warehouse) as reader:
+        pool = reader._acquire()  # a query that started on the old snapshot ...
+        with pool.connection() as conn:
+            for day in ("20240103", "20240104"):
+                writer.write("normalized_daily", daily_rows(["a"], [day]))
+            assert not pool.info.path.exists()  # ... whose file is now deleted
+            assert conn.execute(COUNT).fetchone() == (1,)  # ... still finishes on it
+        assert reader.query(COUNT)["n"].item() == 3
+
+
+def test_publish_clears_leftovers_of_a_killed_publish(warehouse: Path) -> None:
+    publish_snapshot(warehouse)
+    leftover = snapshot_dir(warehouse) / ".tmp-warehouse-g00000002.duckdb"
+    leftover.write_bytes(b"half a copy")
+    info = publish_snapshot(warehouse)
+    assert not leftover.exists() and info.generation == 2

@@ -1,0 +1,436 @@
+"""Asset checks on the normalized tables: keys, required fields, bar sanity, coverage.
+
+Checks query the newest published snapshot through :class:`WarehouseReader`, so they never
+wait for (or block) a writer and see exactly what the serving processes serve. They are built
+by one factory from a table list per kind, and are non-blocking: a failure flags the data in
+the UI and in the run, it does not stop downstream assets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from dagster import AssetCheckResult, AssetChecksDefinition, AssetKey, MetadataValue, asset_check
+
+from twilight_resources.settings import TwilightSettings, get_settings
+from twilight_resources.warehouse import (
+    SnapshotUnavailableError,
+    TableSpec,
+    WarehouseReader,
+    table_spec,
+)
+from twilight_resources.warehouse.io_manager import markdown_table
+from twilight_resources.warehouse.schema import quote
+
+SAMPLE_ROWS = 5
+PRICES = ("open", "high", "low", "close")
+# Suspensions explain a day with fewer rows than listed stocks, never one with half of them;
+# more rows than listed stocks means stock_basic lags the table (1% slack for same-day IPOs).
+MIN_LISTED_RATIO = 0.5
+MAX_LISTED_RATIO = 1.01
+# Aggregates are compared with float noise and the two decimals Tushare rounds to in mind.
+REL_TOL = 1e-6
+ABS_TOL = 0.005
+# Bar rules by the name a failure is reported under; NULL prices are left to required_not_null.
+OHLC_RULES = {
+    "low > open": '"low" <= "open"',
+    "open > high": '"open" <= "high"',
+    "low > close": '"low" <= "close"',
+    "close > high": '"close" <= "high"',
+    "low > high": '"low" <= "high"',
+    "price <= 0": 'least("open", "high", "low", "close") > 0',
+}
+
+TABLES = (
+    "daily",
+    "adj_factor",
+    "daily_basic",
+    "weekly",
+    "monthly",
+    "index_daily",
+    "index_dailybasic",
+    "index_weight",
+    "stock_basic",
+    "trade_cal",
+    "index_basic",
+)
+BAR_TABLES = ("daily", "weekly", "monthly", "index_daily")
+LISTED_TABLES = ("daily", "adj_factor", "daily_basic")
+PERIOD_UNITS = {"weekly": "week", "monthly": "month"}  # DuckDB date_trunc: ISO week, month
+CALENDAR_TABLES = ("daily", "adj_factor", "daily_basic", "index_daily", "index_dailybasic")
+
+STOCK_BASIC = table_spec("normalized_stock_basic").name
+TRADE_CAL = table_spec("normalized_trade_cal").name
+DAILY = table_spec("normalized_daily").name
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One table in one snapshot, with the row count the runner already took."""
+
+    reader: WarehouseReader
+    spec: TableSpec
+    settings: TwilightSettings
+    rows: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a probe found; the runner adds the snapshot and row count."""
+
+    passed: bool
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+Probe = Callable[[Scope], Outcome]
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    """One check, applied to each table of ``apis``."""
+
+    name: str
+    description: str
+    probe: Probe
+    apis: tuple[str, ...]
+
+
+def _columns(names: tuple[str, ...]) -> str:
+    return ", ".join(quote(c) for c in names)
+
+
+def _scalar(reader: WarehouseReader, sql: str, params: Mapping[str, Any] | None = None) -> int:
+    return int(reader.query(sql, dict(params) if params else None).iloc[0, 0])
+
+
+def _offenders(
+    reader: WarehouseReader, sql: str, order: str, params: Mapping[str, Any] | None = None
+) -> tuple[int, pd.DataFrame]:
+    """How many rows ``sql`` returns, and the first few by ``order`` (dates as text)."""
+    frame = reader.query(
+        f"SELECT * FROM (SELECT *, count(*) OVER () AS _offending FROM ({sql})) "
+        f"ORDER BY {order} LIMIT {SAMPLE_ROWS}",
+        dict(params) if params else None,
+    )
+    count = int(frame["_offending"].iloc[0]) if len(frame) else 0
+    frame = frame.drop(columns="_offending")
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = frame[column].dt.strftime("%Y-%m-%d")
+    return count, frame
+
+
+def _example(sample: pd.DataFrame) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sample.iloc[0].items())
+
+
+def _verdict(
+    scope: Scope,
+    count: int,
+    sample: pd.DataFrame,
+    *,
+    ok: str,
+    bad: str,
+    counter: str,
+    extra: Mapping[str, Any] | None = None,
+) -> Outcome:
+    """Pass saying ``ok``, or fail saying "<count> <bad>" with an example offending row."""
+    name, metadata = scope.spec.name, {counter: count, **(extra or {})}
+    if count == 0:
+        return Outcome(True, f"{name}: {ok}", metadata)
+    metadata["examples"] = MetadataValue.md(markdown_table(sample))
+    return Outcome(False, f"{name}: {count} {bad}; e.g. {_example(sample)}", metadata)
+
+
+def _calendar_days(scope: Scope) -> int:
+    return _scalar(
+        scope.reader,
+        f"SELECT count(*) FROM {TRADE_CAL} WHERE exchange = $exchange",
+        {"exchange": scope.settings.market_exchange},
+    )
+
+
+def _no_calendar(scope: Scope) -> Outcome:
+    exchange = scope.settings.market_exchange
+    return Outcome(True, f"{scope.spec.name}: skipped, {TRADE_CAL} has no {exchange} days yet")
+
+
+def primary_key_unique(scope: Scope) -> Outcome:
+    spec = scope.spec
+    key = _columns(spec.primary_key)
+    count, sample = _offenders(
+        scope.reader,
+        f"SELECT {key}, count(*) AS copies FROM {spec.name} GROUP BY {key} HAVING count(*) > 1",
+        f"copies DESC, {key}",
+    )
+    return _verdict(
+        scope,
+        count,
+        sample,
+        ok=f"primary key ({', '.join(spec.primary_key)}) unique over {scope.rows} rows",
+        bad="duplicated primary key(s)",
+        counter="duplicated_keys",
+    )
+
+
+def required_columns(spec: TableSpec) -> tuple[str, ...]:
+    """Primary-key columns, plus the prices of a bar table."""
+    return (*spec.primary_key, *(PRICES if spec.api in BAR_TABLES else ()))
+
+
+def required_not_null(scope: Scope) -> Outcome:
+    spec = scope.spec
+    required = required_columns(spec)
+    which = ", ".join(f"CASE WHEN {quote(c)} IS NULL THEN '{c}' END" for c in required)
+    count, sample = _offenders(
+        scope.reader,
+        f"SELECT {_columns(spec.primary_key)}, concat_ws(', ', {which}) AS null_columns "
+        f"FROM {spec.name} WHERE {' OR '.join(f'{quote(c)} IS NULL' for c in required)}",
+        _columns(spec.primary_key),
+    )
+    return _verdict(
+        scope,
+        count,
+        sample,
+        ok=f"{', '.join(required)} present in all {scope.rows} rows",
+        bad="row(s) lack a required field (" + ", ".join(required) + ")",
+        counter="rows_with_nulls",
+    )
+
+
+def ohlc_sane(scope: Scope) -> Outcome:
+    spec = scope.spec
+    broken = ", ".join(
+        f"CASE WHEN NOT ({rule}) THEN '{label}' END" for label, rule in OHLC_RULES.items()
+    )
+    count, sample = _offenders(
+        scope.reader,
+        f"SELECT {_columns(spec.primary_key)}, {_columns(PRICES)}, "
+        f"concat_ws(', ', {broken}) AS broken FROM {spec.name} "
+        f"WHERE NOT ({' AND '.join(OHLC_RULES.values())})",
+        _columns(spec.primary_key),
+    )
+    return _verdict(
+        scope,
+        count,
+        sample,
+        ok=f"all {scope.rows} bars have low <= open, close <= high and positive prices",
+        bad=f"of {scope.rows} bars break low <= open, close <= high or prices > 0",
+        counter="insane_bars",
+    )
+
+
+def rows_match_listed(scope: Scope) -> Outcome:
+    """Rows per stored trade date vs stocks listed that day (list_date <= d < delist_date)."""
+    spec, reader = scope.spec, scope.reader
+    if _scalar(reader, f"SELECT count(*) FROM {STOCK_BASIC}") == 0:
+        return Outcome(True, f"{spec.name}: skipped, {STOCK_BASIC} is empty (nothing to compare)")
+    days = _scalar(reader, f"SELECT count(DISTINCT trade_date) FROM {spec.name}")
+    count, sample = _offenders(
+        reader,
+        f"WITH days AS (SELECT trade_date, count(*) AS stored_rows FROM {spec.name} "
+        "GROUP BY trade_date) "
+        "SELECT d.trade_date, d.stored_rows, count(s.ts_code) AS listed_stocks, "
+        "round(d.stored_rows / nullif(count(s.ts_code), 0), 3) AS ratio "
+        f"FROM days d LEFT JOIN {STOCK_BASIC} s ON s.list_date <= d.trade_date "
+        "AND coalesce(s.delist_date, DATE '9999-12-31') > d.trade_date "
+        "GROUP BY d.trade_date, d.stored_rows "
+        "HAVING d.stored_rows < $low * count(s.ts_code) "
+        "OR d.stored_rows > $high * count(s.ts_code)",
+        "trade_date",
+        {"low": MIN_LISTED_RATIO, "high": MAX_LISTED_RATIO},
+    )
+    return _verdict(
+        scope,
+        count,
+        sample,
+        ok=f"rows on each of {days} trade dates within {MIN_LISTED_RATIO:.0%}.."
+        f"{MAX_LISTED_RATIO:.0%} of the stocks listed that day",
+        bad=f"of {days} trade dates have fewer than {MIN_LISTED_RATIO:.0%} or more "
+        f"than {MAX_LISTED_RATIO:.0%} as many rows as stocks listed that day",
+        counter="days_out_of_range",
+        extra={"days_checked": days},
+    )
+
+
+def _close_enough(a: str, b: str) -> str:
+    return f"coalesce(abs({a} - {b}) <= $rel * greatest(abs({a}), abs({b})) + $abs, FALSE)"
+
+
+def matches_daily(scope: Scope) -> Outcome:
+    """Bars whose whole period (ISO week / month up to trade_date) has stored daily rows."""
+    spec, reader = scope.spec, scope.reader
+    if _calendar_days(scope) == 0:
+        return _no_calendar(scope)
+    # A period is covered when every open day from its first calendar day to the bar's
+    # trade_date has daily rows, and the calendar reaches back to that first day.
+    covered = (
+        f"WITH cal AS (SELECT cal_date, is_open FROM {TRADE_CAL} WHERE exchange = $exchange), "
+        "missing AS (SELECT cal_date FROM cal WHERE is_open = '1' "
+        f"AND cal_date NOT IN (SELECT DISTINCT trade_date FROM {DAILY})), "
+        "periods AS (SELECT DISTINCT trade_date AS period_end, "
+        f"CAST(date_trunc($unit, trade_date) AS DATE) AS period_start FROM {spec.name}), "
+        "covered AS (SELECT p.* FROM periods p "
+        "WHERE p.period_start >= (SELECT min(cal_date) FROM cal) "
+        "AND p.period_end <= (SELECT max(cal_date) FROM cal) AND NOT EXISTS "
+        "(SELECT 1 FROM missing m WHERE m.cal_date BETWEEN p.period_start AND p.period_end)) "
+    )
+    where = {"exchange": scope.settings.market_exchange, "unit": PERIOD_UNITS[spec.api]}
+    compared = _scalar(
+        reader,
+        f"{covered} SELECT count(*) FROM {spec.name} b JOIN covered p "
+        "ON b.trade_date = p.period_end",
+        where,
+    )
+    fields = {"high": "max(d.high)", "low": "min(d.low)", "close": "arg_max(d.close, d.trade_date)"}
+    aggregates = "".join(f"{agg} AS daily_{name}, " for name, agg in fields.items())
+    differs = ", ".join(
+        f"CASE WHEN NOT {_close_enough(name, f'daily_{name}')} THEN '{name}' END"
+        for name in (*fields, "vol")
+    )
+    count, sample = _offenders(
+        reader,
+        f"{covered}, agg AS (SELECT b.ts_code, b.trade_date, b.high, b.low, b.close, b.vol, "
+        f"{aggregates}sum(d.vol) AS daily_vol, count(d.trade_date) AS daily_rows "
+        f"FROM {spec.name} b JOIN covered p ON b.trade_date = p.period_end "
+        f"LEFT JOIN {DAILY} d ON d.ts_code = b.ts_code AND d.trade_date <= b.trade_date "
+        "AND CAST(date_trunc($unit, d.trade_date) AS DATE) = p.period_start "
+        "GROUP BY ALL) "
+        "SELECT * FROM (SELECT *, CASE WHEN daily_rows = 0 THEN 'no daily rows' "
+        f"ELSE concat_ws(', ', {differs}) END AS mismatched FROM agg) WHERE mismatched <> ''",
+        "trade_date, ts_code",
+        {**where, "rel": REL_TOL, "abs": ABS_TOL},
+    )
+    ok = (
+        f"all {compared} bars of fully covered periods agree with {DAILY}"
+        if compared
+        else f"no bar's period is fully covered by {DAILY} yet (nothing compared)"
+    )
+    return _verdict(
+        scope,
+        count,
+        sample,
+        ok=ok,
+        bad=f"of {compared} bars of fully covered periods disagree with {DAILY} "
+        "(high = max, low = min, close = last close, vol = sum)",
+        counter="mismatched_bars",
+        extra={"bars_compared": compared},
+    )
+
+
+def no_calendar_gaps(scope: Scope) -> Outcome:
+    """Open days of the configured exchange between the table's first and last date, unstored."""
+    spec, reader = scope.spec, scope.reader
+    if _calendar_days(scope) == 0:
+        return _no_calendar(scope)
+    exchange = {"exchange": scope.settings.market_exchange}
+    span = (
+        f"WITH span AS (SELECT min(trade_date) AS lo, max(trade_date) AS hi FROM {spec.name}), "
+        f"open_days AS (SELECT c.cal_date FROM {TRADE_CAL} c, span WHERE c.exchange = $exchange "
+        "AND c.is_open = '1' AND c.cal_date BETWEEN span.lo AND span.hi) "
+    )
+    expected = _scalar(reader, f"{span} SELECT count(*) FROM open_days", exchange)
+    count, sample = _offenders(
+        reader,
+        f"{span} SELECT cal_date AS missing_date FROM open_days "
+        f"WHERE cal_date NOT IN (SELECT DISTINCT trade_date FROM {spec.name})",
+        "missing_date",
+        exchange,
+    )
+    return _verdict(
+        scope,
+        count,
+        sample,
+        ok=f"rows on all {expected} open {exchange['exchange']} days in its date range",
+        bad=f"of {expected} open {exchange['exchange']} days in its date range have no rows",
+        counter="missing_days",
+        extra={"open_days_expected": expected},
+    )
+
+
+KINDS = (
+    CheckKind(
+        "primary_key_unique",
+        "No two rows share the primary key declared in sql/.",
+        primary_key_unique,
+        TABLES,
+    ),
+    CheckKind(
+        "required_not_null",
+        "Primary-key columns, and open/high/low/close of bars, are never NULL.",
+        required_not_null,
+        TABLES,
+    ),
+    CheckKind(
+        "ohlc_sane",
+        "Every bar has low <= open, close <= high, low <= high and positive prices.",
+        ohlc_sane,
+        BAR_TABLES,
+    ),
+    CheckKind(
+        "rows_match_listed",
+        f"Each stored trade date has {MIN_LISTED_RATIO:.0%}..{MAX_LISTED_RATIO:.0%} as many "
+        "rows as stocks listed that day per normalized_stock_basic.",
+        rows_match_listed,
+        LISTED_TABLES,
+    ),
+    CheckKind(
+        "matches_daily",
+        "Bars whose period is fully covered by normalized_daily agree with it: high = max, "
+        "low = min, close = last close, vol = sum.",
+        matches_daily,
+        tuple(PERIOD_UNITS),
+    ),
+    CheckKind(
+        "no_calendar_gaps",
+        "Every open day of the configured exchange between the first and last stored "
+        "trade_date has rows.",
+        no_calendar_gaps,
+        CALENDAR_TABLES,
+    ),
+)
+
+
+def run_probe(spec: TableSpec, probe: Probe) -> AssetCheckResult:
+    """Run ``probe`` on the newest snapshot; an empty (or unpublished) table passes."""
+    settings = get_settings()
+    with WarehouseReader.from_settings(settings, pool_size=1) as reader:
+        try:
+            generation = reader.snapshot_info().generation
+        except SnapshotUnavailableError:
+            return AssetCheckResult(
+                passed=True, description=f"{spec.name}: no rows yet (no snapshot published)"
+            )
+        rows = _scalar(reader, f"SELECT count(*) FROM {spec.name}")
+        scope = Scope(reader, spec, settings, rows)
+        outcome = probe(scope) if rows else Outcome(True, f"{spec.name}: no rows yet")
+    return AssetCheckResult(
+        passed=outcome.passed,
+        description=outcome.description,
+        metadata={"table_rows": rows, "snapshot_generation": generation, **outcome.metadata},
+    )
+
+
+def build_check(api: str, kind: CheckKind) -> AssetChecksDefinition:
+    """The ``kind`` check of ``normalized/<api>``."""
+    spec = table_spec(f"normalized_{api}")
+
+    @asset_check(
+        asset=AssetKey(["normalized", api]),
+        name=kind.name,
+        description=kind.description,
+        blocking=False,
+    )
+    def _check() -> AssetCheckResult:
+        return run_probe(spec, kind.probe)
+
+    return _check
+
+
+checks: list[AssetChecksDefinition] = [
+    build_check(api, kind) for kind in KINDS for api in kind.apis
+]

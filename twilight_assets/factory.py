@@ -1,0 +1,209 @@
+"""One factory for every upstream table: a ``raw/<api>`` asset and a ``normalized/<api>`` asset.
+
+A table is declared by what is different about it (its API, partitions, and how a set of
+partition keys becomes upstream calls); fetching, spooling, resuming, normalizing and metadata
+are the same for all eighteen and live here once.
+
+Resume rule: a partition whose latest raw fetch returned rows is not fetched again unless the run
+config says ``refetch: true``; an answer fetched by a run that died before its write is read back
+from the spool. Together they make a rerun of an interrupted backfill spend no call twice.
+"""
+
+
+import json
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    BetaWarning,
+    Config,
+    MetadataValue,
+    PartitionsDefinition,
+    asset,
+)
+
+from twilight_assets.coverage import fetched_partitions
+from twilight_assets.planners import Planner
+from twilight_resources.settings import get_settings
+from twilight_resources.spool import FetchSpool
+from twilight_resources.tushare import TushareRequest, TushareResource
+from twilight_resources.warehouse import NormalizedBatch, normalize_frame, table_spec
+from twilight_resources.warehouse.io_manager import PARTITION_KEYS_ATTR
+from twilight_resources.warehouse.writer import UNPARTITIONED
+
+Hook = Callable[[AssetExecutionContext, pd.DataFrame], None]
+
+# Range backfills are the point of these assets; Dagster still labels the policy beta.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
+
+# A partition range runs as one run: Dagster's overhead is paid once, the CLI's
+# `--partition-range` accepts it, and the spool makes a killed range cheap to resume.
+SINGLE_RUN = BackfillPolicy.single_run()
+
+
+class FetchConfig(Config):
+    """Run config of raw assets."""
+
+    refetch: bool = False  # fetch partitions again even if the warehouse already has them
+
+
+@dataclass(frozen=True)
+class UpstreamTable:
+    """What makes one Tushare API's asset pair different from the others."""
+
+    api: str
+    group: str
+    description: str
+    plan: Planner
+    partitions: PartitionsDefinition | None = None
+    # Column of the answer naming each row's partition, for calls that span several partitions.
+    partition_column: str | None = None
+    after_normalize: Hook | None = None
+    extra_deps: tuple[str, ...] = field(default=())
+
+    @property
+    def raw_key(self) -> AssetKey:
+        return AssetKey(["raw", self.api])
+
+    @property
+    def normalized_key(self) -> AssetKey:
+        return AssetKey(["normalized", self.api])
+
+
+def _partition_keys(context: AssetExecutionContext) -> list[str]:
+    if context.assets_def.partitions_def is None:
+        return [UNPARTITIONED]
+    return list(context.partition_keys)
+
+
+def _label(
+    frame: pd.DataFrame, req: TushareRequest, column: str | None, fetched_at: str
+) -> pd.DataFrame:
+    """Add the raw lineage the writer expects: partition, request parameters, fetch time."""
+    frame = frame.copy()
+    if req.tag is not None:
+        frame["partition_key"] = req.tag
+    elif column is not None:
+        frame["partition_key"] = frame[column].astype(str)
+    else:
+        frame["partition_key"] = UNPARTITIONED
+    frame["request_params"] = json.dumps(dict(req.params), sort_keys=True, ensure_ascii=False)
+    frame["fetched_at"] = pd.Timestamp(fetched_at)
+    return frame
+
+
+def fetch_partitions(
+    table: UpstreamTable,
+    keys: Sequence[str],
+    tushare: TushareResource,
+    *,
+    refetch: bool,
+) -> tuple[pd.DataFrame, dict[str, int | list[str]]]:
+    """Fetch what the warehouse lacks of ``keys``; returns the raw frame and spend figures."""
+    settings = get_settings()
+    done = set() if refetch else fetched_partitions(settings, f"raw_{table.api}", keys)
+    todo = [k for k in keys if k not in done]
+    spool = FetchSpool(settings.home / "spool")
+    for req in table.plan(sorted(done), settings) if done else []:
+        spool.drop(req.api_name, req.params)  # in the warehouse now: the spool copy is spent
+    spec = table_spec(f"raw_{table.api}")
+    requests = [
+        TushareRequest(r.api_name, r.params, r.fields or spec.data_columns, r.tag)
+        for r in (table.plan(todo, settings) if todo else [])
+    ]
+    frames: list[pd.DataFrame] = []
+    missing: list[TushareRequest] = []
+    for req in requests:
+        spooled = None if refetch else spool.get(req.api_name, req.params)
+        if spooled is None:
+            missing.append(req)
+        else:
+            frames.append(_label(spooled[0], req, table.partition_column, spooled[1]))
+    for req, frame in tushare.client.query_many(missing):
+        fetched_at = spool.put(req.api_name, req.params, frame)
+        frames.append(_label(frame, req, table.partition_column, fetched_at))
+    frames = [f for f in frames if not f.empty]
+    raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not raw.empty:
+        raw = raw[raw["partition_key"].isin(todo)]
+    raw.attrs[PARTITION_KEYS_ATTR] = todo
+    spend = {
+        "upstream_calls": len(missing),
+        "from_spool": len(requests) - len(missing),
+        "skipped_partitions": len(done),
+        "fetched_partitions": todo,
+    }
+    return raw, spend
+
+
+def _date_range(frame: pd.DataFrame) -> str | None:
+    for column in ("trade_date", "cal_date", "end_date", "list_date"):
+        if column in frame.columns and frame[column].notna().any():
+            return f"{frame[column].min()}..{frame[column].max()}"
+    return None
+
+
+def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
+    """The raw and normalized assets of one upstream table."""
+    policy = SINGLE_RUN if table.partitions is not None else None
+    kinds = {"duckdb", "tushare"}
+
+    @asset(
+        key=table.raw_key,
+        group_name=table.group,
+        partitions_def=table.partitions,
+        backfill_policy=policy,
+        kinds=kinds,
+        pool="tushare",
+        description=f"{table.description} As the upstream answered (text), with request "
+        "parameters and fetch time; one row per answer row and fetch.",
+    )
+    def raw_asset(
+        context: AssetExecutionContext, config: FetchConfig, tushare: TushareResource
+    ) -> pd.DataFrame:
+        keys = _partition_keys(context)
+        frame, spend = fetch_partitions(table, keys, tushare, refetch=config.refetch)
+        fetched = spend.pop("fetched_partitions")
+        context.add_output_metadata(
+            {
+                **{k: MetadataValue.int(v) for k, v in spend.items() if isinstance(v, int)},
+                "partitions_fetched": MetadataValue.int(len(fetched)),
+            }
+        )
+        return frame
+
+    @asset(
+        key=table.normalized_key,
+        group_name=table.group,
+        partitions_def=table.partitions,
+        backfill_policy=policy,
+        kinds={"duckdb"},
+        pool="warehouse",
+        ins={"raw": AssetIn(table.raw_key)},
+        description=f"{table.description} Typed, de-duplicated, primary-key upserted.",
+    )
+    def normalized_asset(context: AssetExecutionContext, raw: pd.DataFrame) -> NormalizedBatch:
+        batch = normalize_frame(f"normalized_{table.api}", raw)
+        if not batch.rejects.empty:
+            context.log.warning(
+                "%d rows of %s rejected into quarantine, e.g. %s",
+                len(batch.rejects),
+                table.api,
+                batch.rejects["reason"].iloc[0],
+            )
+        if table.after_normalize is not None:
+            table.after_normalize(context, batch.clean)
+        metadata = {"rows": MetadataValue.int(len(batch.clean))}
+        if (span := _date_range(batch.clean)) is not None:
+            metadata["date_range"] = MetadataValue.text(span)
+        context.add_output_metadata(metadata)
+        return batch
+
+    return [raw_asset, normalized_asset]

@@ -1,0 +1,1 @@
+"""Indices: daily bars, daily valuation, monthly constituent weights."""

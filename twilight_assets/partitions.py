@@ -1,0 +1,19 @@
+"""Partitions, declared once. Each follows what the upstream is cheapest to ask by.
+
+- ``trade_dates``: one open day of the exchange. ``daily``, ``adj_factor``, ``daily_basic`` and
+  ``index_dailybasic`` answer a whole market for one trade_date in a single call (5,000 stocks fit
+  under the 6,000-row cap), so a day is one call however many stocks there are.
+- ``week_ends`` / ``month_ends``: the last open day of each week or month; ``weekly`` and
+  ``monthly`` answer a whole market for that trade_date in one call; ``index_weight`` is asked
+  per index for a month.
+All three are dynamic: the ``normalized/trade_cal`` asset adds keys from the stored calendar, so
+holidays and weekends never become partitions and never cost a call.
+"""
+
+from __future__ import annotations
+
+from dagster import DynamicPartitionsDefinition
+
+trade_dates = DynamicPartitionsDefinition(name="trade_dates")
+week_ends = DynamicPartitionsDefinition(name="week_ends")
+month_ends = DynamicPartitionsDefinition(name="month_ends")

@@ -1,0 +1,72 @@
+"""What a backfill will cost before it runs: partitions, calls still needed, minutes at the budget.
+
+The partitions come from the stored calendar, the already-fetched ones from the partition
+ledger, and the calls from each table's own planner: the same code the assets run.
+"""
+
+from dataclasses import dataclass
+
+from twilight_assets.coverage import fetched_partitions
+from twilight_assets.factory import UpstreamTable
+from twilight_assets.indexes.assets import TABLES as INDEX_TABLES
+from twilight_assets.partitions import month_ends, trade_dates, week_ends
+from twilight_assets.prices.assets import TABLES as PRICE_TABLES
+from twilight_assets.reference.assets import TABLES as REFERENCE_TABLES
+from twilight_resources.calendar import TradingCalendar, from_key, to_key
+from twilight_resources.settings import TwilightSettings
+from twilight_resources.warehouse.writer import UNPARTITIONED
+
+ALL_TABLES: dict[str, UpstreamTable] = {
+    t.api: t for t in (*REFERENCE_TABLES, *PRICE_TABLES, *INDEX_TABLES)
+}
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    api: str
+    partitions: int
+    fetched: int
+    calls: int
+
+
+def partition_keys(table: UpstreamTable, cal: TradingCalendar, start: str, end: str) -> list[str]:
+    """The table's partition keys in [start, end], as ``normalized/trade_cal`` registers them."""
+    lo, hi = from_key(start), from_key(end)
+    if table.partitions is None:
+        return [UNPARTITIONED]
+    if table.partitions is trade_dates:
+        days = cal.open_days(lo, hi)
+    else:
+        period = "W" if table.partitions is week_ends else "M"
+        assert table.partitions is month_ends or period == "W"
+        days = [d for d in cal.period_ends(period, hi) if d >= lo]
+    return [to_key(d) for d in days]
+
+
+def plan_backfill(
+    apis: list[str], start: str, end: str, settings: TwilightSettings, cal: TradingCalendar
+) -> list[TablePlan]:
+    unknown = sorted(set(apis) - set(ALL_TABLES))
+    if unknown:
+        raise ValueError(f"unknown tables {unknown}; known: {sorted(ALL_TABLES)}")
+    plans = []
+    for api in apis:
+        table = ALL_TABLES[api]
+        keys = partition_keys(table, cal, start, end)
+        done = fetched_partitions(settings, f"raw_{api}", keys)
+        todo = [k for k in keys if k not in done]
+        calls = len(table.plan(todo, settings)) if todo else 0
+        plans.append(TablePlan(api, len(keys), len(done), calls))
+    return plans
+
+
+def render(plans: list[TablePlan], calls_per_minute: int) -> str:
+    lines = [f"{'table':<18}{'partitions':>11}{'fetched':>9}{'calls':>8}"]
+    lines += [f"{p.api:<18}{p.partitions:>11}{p.fetched:>9}{p.calls:>8}" for p in plans]
+    total = sum(p.calls for p in plans)
+    minutes = total / calls_per_minute
+    lines.append(
+        f"total: {total} upstream calls, at least {minutes:.1f} minutes at {calls_per_minute} "
+        "calls/min (pages beyond a row cap would add calls)"
+    )
+    return "\n".join(lines)

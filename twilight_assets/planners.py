@@ -1,0 +1,80 @@
+"""How a set of partition keys becomes upstream calls, one shape per way Tushare is asked.
+
+Each planner returns the fewest calls that cover the keys: a whole market per trade_date where the
+API allows it, a whole date range per code where it requires a code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from twilight_resources.settings import TwilightSettings
+from twilight_resources.tushare import TushareRequest
+from twilight_resources.warehouse.writer import UNPARTITIONED
+
+Planner = Callable[[Sequence[str], TwilightSettings], list[TushareRequest]]
+
+
+def by_trade_date(api: str) -> Planner:
+    """One call per trade date, answering every stock (or index) that traded that day."""
+
+    def plan(keys: Sequence[str], settings: TwilightSettings) -> list[TushareRequest]:
+        return [TushareRequest(api, {"trade_date": k}, tag=k) for k in keys]
+
+    return plan
+
+
+def per_index_over_range(api: str) -> Planner:
+    """One call per tracked index over the whole key range (APIs that require a code)."""
+
+    def plan(keys: Sequence[str], settings: TwilightSettings) -> list[TushareRequest]:
+        start, end = min(keys), max(keys)
+        return [
+            TushareRequest(api, {"ts_code": code, "start_date": start, "end_date": end})
+            for code in settings.index_codes
+        ]
+
+    return plan
+
+
+def per_index_per_month(api: str) -> Planner:
+    """One call per tracked index and month (index_weight is published monthly)."""
+
+    def plan(keys: Sequence[str], settings: TwilightSettings) -> list[TushareRequest]:
+        return [
+            TushareRequest(
+                api, {"index_code": code, "start_date": k[:6] + "01", "end_date": k}, tag=k
+            )
+            for k in keys
+            for code in settings.index_codes
+        ]
+
+    return plan
+
+
+def snapshot(api: str, variants: Sequence[Mapping[str, Any]] = ({},)) -> Planner:
+    """Unpartitioned reference tables: one call per parameter variant."""
+
+    def plan(keys: Sequence[str], settings: TwilightSettings) -> list[TushareRequest]:
+        return [TushareRequest(api, dict(v), tag=UNPARTITIONED) for v in variants]
+
+    return plan
+
+
+def calendar_span(api: str) -> Planner:
+    """Both exchanges' calendars from the history start to the end of next year."""
+
+    def plan(keys: Sequence[str], settings: TwilightSettings) -> list[TushareRequest]:
+        end = f"{date.today().year + 1}1231"
+        return [
+            TushareRequest(
+                api,
+                {"exchange": exchange, "start_date": settings.history_start, "end_date": end},
+                tag=UNPARTITIONED,
+            )
+            for exchange in ("SSE", "SZSE")
+        ]
+
+    return plan

@@ -1,0 +1,1 @@
+"""Stock prices: daily bars, adjustment factors, daily valuation, weekly and monthly bars."""

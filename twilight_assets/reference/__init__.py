@@ -1,0 +1,1 @@
+"""Reference tables: the calendar, the stock list, the index list."""

@@ -1,0 +1,61 @@
+"""Reference tables, unpartitioned: each refresh fetches the whole (small) table again.
+
+``normalized/trade_cal`` also turns the stored calendar into the trade-date, week-end and
+month-end partitions every price table uses, so the partitions are always the market's own.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from dagster import AssetExecutionContext
+
+from twilight_assets.factory import UpstreamTable, build_table_assets
+from twilight_assets.partitions import month_ends, trade_dates, week_ends
+from twilight_assets.planners import calendar_span, snapshot
+from twilight_resources.calendar import calendar_from_frame, from_key, to_key
+from twilight_resources.settings import get_settings
+from twilight_resources.tushare.resource import upstream_today
+
+
+def register_partitions(context: AssetExecutionContext, clean: pd.DataFrame) -> None:
+    """Add every open day (and week/month end) up to today as a partition, once."""
+    settings = get_settings()
+    cal = calendar_from_frame(clean[clean["exchange"] == settings.market_exchange])
+    start, today = from_key(settings.history_start), upstream_today(settings)
+    wanted = {
+        trade_dates: cal.open_days(start, today),
+        week_ends: [d for d in cal.period_ends("W", today) if d >= start],
+        month_ends: [d for d in cal.period_ends("M", today) if d >= start],
+    }
+    for partitions, days in wanted.items():
+        assert partitions.name is not None
+        known = set(context.instance.get_dynamic_partitions(partitions.name))
+        new = [to_key(d) for d in days if to_key(d) not in known]
+        if new:
+            context.instance.add_dynamic_partitions(partitions.name, new)
+        context.log.info("%s: %d partitions, %d new", partitions.name, len(days), len(new))
+
+
+TABLES = [
+    UpstreamTable(
+        api="trade_cal",
+        group="reference",
+        description="Exchange calendars (SSE, SZSE): one row per exchange and calendar day.",
+        plan=calendar_span("trade_cal"),
+        after_normalize=register_partitions,
+    ),
+    UpstreamTable(
+        api="stock_basic",
+        group="reference",
+        description="Every A-share stock, listed, delisted or paused: one row per stock.",
+        plan=snapshot("stock_basic", [{"list_status": s} for s in ("L", "D", "P")]),
+    ),
+    UpstreamTable(
+        api="index_basic",
+        group="reference",
+        description="Index definitions: one row per index.",
+        plan=snapshot("index_basic"),
+    ),
+]
+
+assets = [a for table in TABLES for a in build_table_assets(table)]

@@ -1,0 +1,66 @@
+"""The fetch spool: every upstream answer is on disk before the warehouse write that uses it.
+
+A backfill writes its partitions to DuckDB in one transaction at the end of a step; if the step
+is killed before that, what it fetched would be lost and fetched again. The spool keeps each
+answer (as the upstream's fields and items) under a key derived from the call, written atomically,
+so a rerun reads it back instead of spending the call twice. Entries are dropped once the
+partition ledger shows their partitions in the warehouse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+class FetchSpool:
+    """A directory of JSON answers, one file per (api, params) call."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, api_name: str, params: Mapping[str, Any]) -> Path:
+        digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:24]
+        return self.root / api_name / f"{digest}.json"
+
+    def get(self, api_name: str, params: Mapping[str, Any]) -> tuple[pd.DataFrame, str] | None:
+        """The spooled answer and when it was fetched (ISO time, UTC), or None."""
+        path = self._path(api_name, params)
+        if not path.exists():
+            return None
+        answer = json.loads(path.read_text())
+        return pd.DataFrame(answer["items"], columns=answer["fields"]), answer["fetched_at"]
+
+    def put(self, api_name: str, params: Mapping[str, Any], frame: pd.DataFrame) -> str:
+        """Store an answer; returns its fetch time (ISO, UTC)."""
+        path = self._path(api_name, params)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        items = [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+        fetched_at = datetime.now(UTC).replace(tzinfo=None).isoformat()
+        answer = {
+            "params": dict(params),
+            "fetched_at": fetched_at,
+            "fields": list(frame.columns),
+            "items": items,
+        }
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(answer, ensure_ascii=False))
+        os.replace(tmp, path)
+        return fetched_at
+
+    def drop(self, api_name: str, params: Mapping[str, Any]) -> None:
+        self._path(api_name, params).unlink(missing_ok=True)

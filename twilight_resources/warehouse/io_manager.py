@@ -1,0 +1,151 @@
+"""Dagster's only path into the warehouse.
+
+The asset key picks the table by one rule (:func:`table_for_asset_key`): ``raw/daily`` ->
+``raw_daily``, ``normalized/daily`` -> ``normalized_daily``. Raw outputs are appended with a
+raw_id per row; normalized outputs are upserted on the primary key, their rejects
+quarantined. Each output is one transaction that also records every partition it covers
+(ranges from single-run backfills included) in the partition ledger.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
+from pydantic import Field
+
+from twilight_resources.settings import get_settings
+from twilight_resources.warehouse.normalize import NormalizedBatch
+from twilight_resources.warehouse.schema import table_for_asset_key, table_spec
+from twilight_resources.warehouse.writer import UNPARTITIONED, WarehouseWriter, WriteResult
+
+PARTITION_KEYS_ATTR = "partition_keys"
+PREVIEW_COLUMNS = 30  # statements have ~160 columns; the event log needs a glimpse
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A small GitHub-style table (pandas' to_markdown needs tabulate, which we do not ship)."""
+
+    def cell(value: object) -> str:
+        return "" if pd.isna(value) else str(value).replace("|", "\\|").replace("\n", " ")
+
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def output_metadata(
+    result: WriteResult, frame: pd.DataFrame, preview_rows: int
+) -> dict[str, MetadataValue]:
+    keys = sorted(result.partition_keys)
+    metadata: dict[str, MetadataValue] = {
+        "table": MetadataValue.text(result.table),
+        "partitions": MetadataValue.int(len(keys)),
+        "partition_range": MetadataValue.text(
+            keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]}"
+        ),
+        "rows": MetadataValue.int(result.rows),
+        "inserted": MetadataValue.int(result.inserted),
+        "updated": MetadataValue.int(result.updated),
+        "unchanged": MetadataValue.int(result.unchanged),
+        "rejected": MetadataValue.int(result.rejected),
+        "dagster/row_count": MetadataValue.int(result.table_rows),
+        "table_rows": MetadataValue.int(result.table_rows),
+        "file_size_bytes": MetadataValue.int(result.file_bytes),
+        "write_id": MetadataValue.int(result.write_id),
+        "resorted": MetadataValue.bool(result.resorted),
+        "write_seconds": MetadataValue.float(round(result.seconds, 3)),
+        "lock_wait_seconds": MetadataValue.float(round(result.lock_wait_seconds, 3)),
+        "publish_seconds": MetadataValue.float(round(result.publish_seconds, 3)),
+        "preview": MetadataValue.md(markdown_table(frame.iloc[:preview_rows, :PREVIEW_COLUMNS])),
+    }
+    if result.snapshot is not None:
+        metadata["snapshot_generation"] = MetadataValue.int(result.snapshot.generation)
+    return metadata
+
+
+def _covered_keys(context: OutputContext, frame: pd.DataFrame) -> list[str]:
+    """The partitions this output speaks for: the run's, or the subset the frame names.
+
+    A raw asset that skips partitions the warehouse already holds sets
+    ``frame.attrs[PARTITION_KEYS_ATTR]`` to the keys it did fetch, so the skipped ones keep
+    their ledger entries instead of being recorded as fetched-and-empty.
+    """
+    keys = list(context.asset_partition_keys) if context.has_asset_partitions else [UNPARTITIONED]
+    narrowed = frame.attrs.get(PARTITION_KEYS_ATTR)
+    if narrowed is None:
+        return keys
+    unknown = sorted(set(narrowed) - set(keys))
+    if unknown:
+        raise ValueError(f"frame.attrs names partitions outside this run: {unknown[:5]}")
+    return list(narrowed)
+
+
+class DuckDBWarehouseIOManager(ConfigurableIOManager):
+    """The only writer of the warehouse: raw appends and normalized upserts, one transaction
+    per output, queued across processes, each followed by a read snapshot."""
+
+    path: str | None = Field(
+        default=None, description="Warehouse file; default: settings.warehouse_file."
+    )
+    lock_timeout_seconds: float = Field(
+        default=600.0, description="How long a write waits for other writers before failing."
+    )
+    publish: bool = Field(default=True, description="Publish a read snapshot after every write.")
+    memory_limit: str | None = Field(
+        default=None, description="DuckDB memory_limit; default: duckdb_write_memory_limit."
+    )
+    threads: int | None = Field(
+        default=None, description="DuckDB threads; default: duckdb_write_threads."
+    )
+    preview_rows: int = Field(default=5, description="Rows shown in the output preview.")
+
+    def writer(self) -> WarehouseWriter:
+        settings = get_settings()
+        return WarehouseWriter(
+            self.path or settings.warehouse_file,
+            memory_limit=self.memory_limit or settings.duckdb_write_memory_limit,
+            threads=self.threads or settings.duckdb_write_threads,
+            lock_timeout=self.lock_timeout_seconds,
+            publish=self.publish,
+        )
+
+    def handle_output(
+        self, context: OutputContext, obj: pd.DataFrame | NormalizedBatch | tuple
+    ) -> None:
+        if isinstance(obj, tuple) and not isinstance(obj, NormalizedBatch) and len(obj) == 2:
+            obj = NormalizedBatch(*obj)
+        if not isinstance(obj, pd.DataFrame | NormalizedBatch):
+            raise TypeError(
+                f"{context.asset_key.to_user_string()} returned {type(obj).__name__}; the "
+                "warehouse stores a pandas DataFrame or a NormalizedBatch"
+            )
+        table = table_for_asset_key(context.asset_key.path)
+        frame = obj.clean if isinstance(obj, NormalizedBatch) else obj
+        keys = _covered_keys(context, frame)
+        if not keys:
+            context.log.info(f"{table}: every partition of this run is already held; no write")
+            context.add_output_metadata({"table": table, "partitions": 0})
+            return
+        result = self.writer().write(
+            table,
+            obj,
+            keys,
+            run_id=context.run_id,
+            asset_key=context.asset_key.to_user_string(),
+        )
+        context.add_output_metadata(output_metadata(result, frame, self.preview_rows))
+
+    def load_input(self, context: InputContext) -> pd.DataFrame:
+        """Raw inputs: the latest fetch of each requested partition. Normalized inputs: the
+        whole table (partitioned reads of normalized tables go through the reader)."""
+        table = table_for_asset_key(context.asset_key.path)
+        writer = self.writer()
+        if table_spec(table).layer == "raw":
+            keys = list(context.asset_partition_keys) if context.has_asset_partitions else []
+            return writer.load_raw(table, keys or [UNPARTITIONED])
+        if context.has_asset_partitions:
+            raise ValueError(
+                f"{table} is not loaded by partition; query it with WarehouseReader instead"
+            )
+        return writer.load_table(table)

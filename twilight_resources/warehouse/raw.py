@@ -1,0 +1,110 @@
+"""The raw write path: append what the upstream answered, as text, with a raw_id per row."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from twilight_resources.warehouse.frames import registered, timestamps_utc, with_partition_keys
+from twilight_resources.warehouse.ledger import PartitionCounts, allocate
+from twilight_resources.warehouse.schema import TableSpec, quote
+
+WRITER_ASSIGNED = ("raw_id", "extra_fields")
+
+
+def _json_text(value: object) -> str | None:
+    """Request parameters as JSON text; strings are taken to be JSON already."""
+    if isinstance(value, str):
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+
+
+def append_raw(
+    conn: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    frame: pd.DataFrame,
+    keys: Sequence[str],
+    *,
+    fetched_default: datetime,
+) -> dict[str, PartitionCounts]:
+    """Append ``frame`` to ``spec``'s raw table inside the caller's transaction.
+
+    Known upstream columns become VARCHAR; unknown ones are packed into ``extra_fields``.
+    ``request_params`` may hold dicts (stored as JSON text); a missing ``fetched_at`` means
+    ``fetched_default``.
+    """
+    assigned = [c for c in WRITER_ASSIGNED if c in frame.columns]
+    if assigned:
+        raise ValueError(f"raw frames must not carry writer-assigned columns {assigned}")
+    frame = with_partition_keys(frame, keys)
+    if "request_params" in frame.columns:
+        frame["request_params"] = frame["request_params"].map(_json_text)
+    fetched = (
+        timestamps_utc(frame["fetched_at"]).fillna(fetched_default)
+        if "fetched_at" in frame.columns
+        else pd.Series(fetched_default, index=frame.index)
+    )
+    frame["fetched_at"] = fetched.astype("datetime64[us]")
+    known = [c for c in spec.data_columns if c in frame.columns]
+    extra = [c for c in frame.columns if c not in spec.columns and c != "_row"]
+
+    counts = {key: PartitionCounts() for key in keys}
+    if frame.empty:
+        return counts
+    first = allocate(conn, "raw_id", len(frame))
+    packed = (
+        "to_json(struct_pack("
+        + ", ".join(f"{quote(c)} := CAST({quote(c)} AS VARCHAR)" for c in extra)
+        + "))"
+        if extra
+        else "NULL"
+    )
+    params = "request_params" if "request_params" in frame.columns else "NULL"
+    with registered(conn, "raw_frame", frame):
+        conn.execute(
+            f"INSERT INTO {spec.name} "
+            f"({''.join(f'{quote(c)}, ' for c in known)}"
+            "raw_id, partition_key, request_params, fetched_at, extra_fields) "
+            f"SELECT {''.join(f'CAST({quote(c)} AS VARCHAR), ' for c in known)}"
+            f"? + _row, partition_key, CAST({params} AS VARCHAR), fetched_at, {packed} "
+            "FROM raw_frame ORDER BY _row",
+            [first],
+        )
+    grouped = frame.groupby("partition_key")["_row"].agg(["count", "min", "max"])
+    for key, (rows, low, high) in grouped.iterrows():
+        counts[str(key)] = PartitionCounts(
+            rows=int(rows),
+            inserted=int(rows),
+            raw_id_min=first + int(low),
+            raw_id_max=first + int(high),
+        )
+    return counts
+
+
+def load_latest(
+    conn: duckdb.DuckDBPyConnection, spec: TableSpec, keys: Sequence[str]
+) -> pd.DataFrame:
+    """Rows of the latest fetch of each partition in ``keys`` (older fetches stay in history)."""
+    fetches = conn.execute(
+        "SELECT partition_key, raw_id_min, raw_id_max FROM meta_partition_latest "
+        "WHERE table_name = ? AND list_contains(CAST(? AS VARCHAR[]), partition_key) "
+        "AND raw_id_min IS NOT NULL",
+        [spec.name, list(keys)],
+    ).fetchall()
+    if not fetches:
+        return conn.execute(f"SELECT * FROM {spec.name} LIMIT 0").df()
+    fetch_frame = pd.DataFrame(fetches, columns=["partition_key", "low", "high"])
+    with registered(conn, "latest_fetches", fetch_frame):
+        return conn.execute(
+            f"SELECT r.* FROM {spec.name} r JOIN latest_fetches f "
+            "ON r.partition_key = f.partition_key AND r.raw_id BETWEEN f.low AND f.high "
+            "WHERE r.raw_id BETWEEN ? AND ? ORDER BY r.raw_id",
+            [int(fetch_frame["low"].min()), int(fetch_frame["high"].max())],
+        ).df()

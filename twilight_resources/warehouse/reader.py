@@ -1,0 +1,199 @@
+"""The one read API of the serving processes (read sidecar, MCP server).
+
+Readers never open the warehouse file: they query the newest published snapshot through a
+small pool of read-only connections, so they are never blocked by a writer and never block
+one. Each query first checks the snapshot pointer (one ``stat``); when it changed, a pool on
+the new snapshot is opened and swapped in, and the old pool closes once its running queries
+finish. A snapshot deleted between reading the pointer and opening it makes the reader re-read
+the pointer; if no newer one can be opened the reader keeps serving the one it has.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from twilight_resources.settings import TwilightSettings, get_settings
+from twilight_resources.warehouse.ledger import MISSING_SQL, PARTITIONS_SQL
+from twilight_resources.warehouse.snapshots import SnapshotInfo, pointer_path, read_pointer
+
+log = logging.getLogger(__name__)
+
+
+class SnapshotUnavailableError(RuntimeError):
+    """No snapshot has been published yet (run a write or ``publish_snapshot``)."""
+
+
+class _Pool:
+    """Read-only connections to one snapshot; closed when retired and idle."""
+
+    def __init__(self, info: SnapshotInfo, size: int, config: dict[str, str]) -> None:
+        self.info = info
+        self._db = duckdb.connect(str(info.path), read_only=True, config=config)
+        self._idle: queue.Queue[duckdb.DuckDBPyConnection] = queue.Queue()
+        for _ in range(size):
+            self._idle.put(self._db.cursor())
+        self._busy = 0
+        self._retired = False
+        self._lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        with self._lock:
+            if self._retired:
+                return False
+            self._busy += 1
+            return True
+
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection of this pool; the caller has called :meth:`acquire`."""
+        conn = self._idle.get()
+        try:
+            yield conn
+        finally:
+            self._idle.put(conn)
+            with self._lock:
+                self._busy -= 1
+                closing = self._retired and self._busy == 0
+            if closing:
+                self._close()
+
+    def retire(self) -> None:
+        with self._lock:
+            self._retired = True
+            closing = self._busy == 0
+        if closing:
+            self._close()
+
+    def _close(self) -> None:
+        while not self._idle.empty():
+            self._idle.get_nowait().close()
+        self._db.close()
+
+
+class WarehouseReader:
+    """Parameterized queries against the newest published snapshot of a warehouse."""
+
+    def __init__(
+        self,
+        warehouse: Path | str,
+        *,
+        pool_size: int = 4,
+        memory_limit: str = "256MB",
+        threads: int = 1,
+        open_attempts: int = 5,
+    ) -> None:
+        self.warehouse = Path(warehouse)
+        self._pool_size = pool_size
+        self._config = {"memory_limit": memory_limit, "threads": str(threads)}
+        self._open_attempts = open_attempts
+        self._pool: _Pool | None = None
+        self._pointer_stamp: tuple[int, int] | None = None
+        self._switch = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def from_settings(
+        cls, settings: TwilightSettings | None = None, **overrides: Any
+    ) -> WarehouseReader:
+        settings = settings or get_settings()
+        options: dict[str, Any] = {
+            "pool_size": settings.duckdb_read_pool_size,
+            "memory_limit": settings.duckdb_read_memory_limit,
+            "threads": settings.duckdb_read_threads,
+        }
+        return cls(settings.warehouse_file, **{**options, **overrides})
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(pointer_path(self.warehouse))
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def _open_newest(self) -> _Pool | None:
+        """A pool on the snapshot the pointer names, re-reading it if that file vanished."""
+        for attempt in range(self._open_attempts):
+            info = read_pointer(self.warehouse)
+            if info is None:
+                return None
+            if self._pool is not None and info.generation == self._pool.info.generation:
+                return self._pool
+            try:
+                return _Pool(info, self._pool_size, self._config)
+            except (duckdb.IOException, FileNotFoundError) as exc:
+                log.info("snapshot %s not openable (%s); re-reading pointer", info.path, exc)
+                time.sleep(0.01 * (attempt + 1))
+        return None
+
+    def _current(self) -> _Pool:
+        """The pool to use now, switching to a newer snapshot if one was published."""
+        if self._closed:
+            raise RuntimeError("reader is closed")
+        stamp = self._stamp()
+        if stamp != self._pointer_stamp or self._pool is None:
+            with self._switch:
+                if stamp != self._pointer_stamp or self._pool is None:
+                    self._switch_to(self._open_newest())
+                    if self._pool is not None:  # else retry on the next query
+                        self._pointer_stamp = stamp
+        if self._pool is None:
+            raise SnapshotUnavailableError(
+                f"no snapshot of {self.warehouse} has been published yet"
+            )
+        return self._pool
+
+    def _switch_to(self, newest: _Pool | None) -> None:
+        """Make ``newest`` current; the old pool closes when its last query ends."""
+        if newest is None or newest is self._pool:
+            return
+        old, self._pool = self._pool, newest
+        if old is not None:
+            old.retire()
+
+    def _acquire(self) -> _Pool:
+        while True:
+            pool = self._current()
+            if pool.acquire():
+                return pool
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run one parameterized query (``?`` or ``$name`` placeholders) on the newest snapshot."""
+        pool = self._acquire()
+        with pool.connection() as conn:
+            return conn.execute(sql, params).df()
+
+    def snapshot_info(self) -> SnapshotInfo:
+        """The snapshot queries currently run against (path, generation, published at, age)."""
+        return self._current().info
+
+    def partitions(self, table: str) -> pd.DataFrame:
+        """Partitions of ``table`` the warehouse holds: key, written_at, rows, write_id, run."""
+        return self.query(PARTITIONS_SQL, [table])
+
+    def missing_partitions(self, table: str, keys: Sequence[str]) -> list[str]:
+        """Keys never written to ``table``; empty means the warehouse covers the request."""
+        return self.query(MISSING_SQL, [list(keys), table])["partition_key"].tolist()
+
+    def close(self) -> None:
+        with self._switch:
+            self._closed = True
+            if self._pool is not None:
+                self._pool.retire()
+                self._pool = None
+
+    def __enter__(self) -> WarehouseReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

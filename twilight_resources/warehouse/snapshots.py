@@ -1,0 +1,156 @@
+"""Immutable read snapshots: how readers query while the writer holds the warehouse file.
+
+While a writer has the DuckDB file open nobody else may open it, and a read-only reader would
+keep the writer out. So readers never open the warehouse itself. After each committed write
+the writer checkpoints, closes, and publishes a copy::
+
+    <dir>/warehouse.duckdb                      the writer's file (nobody else opens it)
+    <dir>/warehouse.duckdb.lock                 flock queue of writers
+    <dir>/snapshots/warehouse-g00000042.duckdb  immutable copies, the newest ``keep`` kept
+    <dir>/snapshots/warehouse.current.json      pointer: which copy is current, and when
+
+A copy is written under a hidden temporary name, fsynced and renamed; then the pointer is
+replaced atomically. Readers open the pointed-to copy read-only and move to a newer one when
+the pointer changes. Deleting an old copy is safe on Linux: open connections keep reading the
+unlinked file; a reader that finds its target gone re-reads the pointer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from twilight_resources.warehouse.locking import connect_writable, write_lock
+from twilight_resources.warehouse.schema import apply_ddl
+
+SNAPSHOT_DIR = "snapshots"
+TMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One published snapshot, as the pointer describes it."""
+
+    path: Path
+    generation: int
+    published_at: datetime
+    size_bytes: int
+
+    @property
+    def age_seconds(self) -> float:
+        return (datetime.now(UTC) - self.published_at).total_seconds()
+
+
+def snapshot_dir(warehouse: Path) -> Path:
+    return warehouse.parent / SNAPSHOT_DIR
+
+
+def pointer_path(warehouse: Path) -> Path:
+    return snapshot_dir(warehouse) / f"{warehouse.stem}.current.json"
+
+
+def read_pointer(warehouse: Path) -> SnapshotInfo | None:
+    """The current snapshot, or None if nothing has been published yet."""
+    try:
+        doc = json.loads(pointer_path(warehouse).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return SnapshotInfo(
+        path=snapshot_dir(warehouse) / doc["file"],
+        generation=int(doc["generation"]),
+        published_at=datetime.fromisoformat(doc["published_at"]),
+        size_bytes=int(doc["size_bytes"]),
+    )
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _copy_durably(source: Path, target: Path) -> None:
+    shutil.copyfile(source, target)
+    with open(target, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _generation_of(snapshot: Path) -> int:
+    return int(snapshot.stem.rsplit("-g", 1)[1])
+
+
+def _generations(warehouse: Path) -> list[Path]:
+    """Published snapshot files, oldest first."""
+    return sorted(snapshot_dir(warehouse).glob(f"{warehouse.stem}-g*.duckdb"), key=_generation_of)
+
+
+def publish_locked(warehouse: Path, *, keep: int = 2) -> SnapshotInfo:
+    """Copy the closed, checkpointed warehouse into a new snapshot and point readers at it.
+
+    The caller holds the writer lock and has checkpointed (see :func:`publish_snapshot`).
+    """
+    if keep < 1:
+        raise ValueError("keep at least the current snapshot")
+    directory = snapshot_dir(warehouse)
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.glob(f"{TMP_PREFIX}*"):  # from a publish killed mid-way
+        leftover.unlink(missing_ok=True)
+
+    current = read_pointer(warehouse)
+    existing = [_generation_of(p) for p in _generations(warehouse)]
+    generation = max([current.generation if current else 0, *existing]) + 1
+    name = f"{warehouse.stem}-g{generation:08d}.duckdb"
+    staging = directory / f"{TMP_PREFIX}{name}"
+    _copy_durably(warehouse, staging)
+    os.rename(staging, directory / name)
+    info = SnapshotInfo(
+        path=directory / name,
+        generation=generation,
+        published_at=datetime.now(UTC),
+        size_bytes=(directory / name).stat().st_size,
+    )
+    doc = {
+        "file": name,
+        "generation": generation,
+        "published_at": info.published_at.isoformat(),
+        "size_bytes": info.size_bytes,
+    }
+    pointer_tmp = directory / f"{TMP_PREFIX}{pointer_path(warehouse).name}"
+    _write_durably(pointer_tmp, json.dumps(doc).encode())
+    os.replace(pointer_tmp, pointer_path(warehouse))
+    _fsync_dir(directory)
+    for old in _generations(warehouse)[:-keep]:
+        old.unlink(missing_ok=True)
+    return info
+
+
+def publish_snapshot(
+    warehouse: Path | str, *, keep: int = 2, timeout: float = 600.0
+) -> SnapshotInfo:
+    """Publish the warehouse's committed state for readers (``twilight publish``).
+
+    Folds any WAL left by a writer that died after committing, and creates the schema in a
+    fresh warehouse so readers of a new install see empty tables rather than an error.
+    """
+    warehouse = Path(warehouse)
+    with write_lock(warehouse, timeout):
+        conn = connect_writable(warehouse, {}, timeout)
+        try:
+            apply_ddl(conn)
+            conn.execute("CHECKPOINT")
+        finally:
+            conn.close()
+        return publish_locked(warehouse, keep=keep)

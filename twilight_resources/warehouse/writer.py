@@ -1,0 +1,250 @@
+"""The warehouse's only writer.
+
+One write = one DuckDB transaction holding the data and its partition-ledger rows, so a
+failure or a SIGKILL at any point leaves the file exactly as before (DuckDB replays only
+committed WAL entries). Writers from any process queue on an flock held only while writing;
+fetching happens before, in the asset body. After the commit the writer may re-sort the table,
+then checkpoints, closes and publishes a read snapshot, still under the lock so the copy sees
+one consistent state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from twilight_resources.settings import TwilightSettings, get_settings
+from twilight_resources.warehouse import resort
+from twilight_resources.warehouse.frames import utc_now
+from twilight_resources.warehouse.ledger import PartitionCounts, allocate, record_write
+from twilight_resources.warehouse.locking import connect_writable, write_lock
+from twilight_resources.warehouse.normalize import NormalizedBatch
+from twilight_resources.warehouse.raw import append_raw, load_latest
+from twilight_resources.warehouse.schema import TableSpec, apply_ddl, table_spec
+from twilight_resources.warehouse.snapshots import SnapshotInfo, publish_locked
+from twilight_resources.warehouse.upsert import upsert_normalized
+
+UNPARTITIONED = ""
+_TOTALS = ("rows", "inserted", "updated", "unchanged", "rejected")
+
+
+class PublishError(RuntimeError):
+    """The data is committed but the read snapshot could not be published."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one committed write did; the IO manager turns it into output metadata."""
+
+    table: str
+    partition_keys: tuple[str, ...]
+    write_id: int
+    rows: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    table_rows: int
+    file_bytes: int
+    resorted: bool
+    snapshot: SnapshotInfo | None
+    seconds: float  # in total, including ...
+    lock_wait_seconds: float  # ... queueing behind other writers
+    publish_seconds: float  # ... and copying the read snapshot
+
+
+class WarehouseWriter:
+    """Writes raw appends and normalized upserts into one DuckDB file, one transaction each."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        memory_limit: str = "1GB",
+        threads: int = 2,
+        lock_timeout: float = 600.0,
+        publish: bool = True,
+        keep_snapshots: int = 2,
+        resort_fraction: float = 0.2,
+        resort_min_rows: int = 100_000,
+    ) -> None:
+        self.path = Path(path)
+        self.config = {"memory_limit": memory_limit, "threads": str(threads)}
+        self.lock_timeout = lock_timeout
+        self.publish = publish
+        self.keep_snapshots = keep_snapshots
+        self.resort_fraction = resort_fraction
+        self.resort_min_rows = resort_min_rows
+
+    @classmethod
+    def from_settings(
+        cls, settings: TwilightSettings | None = None, **overrides: Any
+    ) -> WarehouseWriter:
+        settings = settings or get_settings()
+        options: dict[str, Any] = {
+            "memory_limit": settings.duckdb_write_memory_limit,
+            "threads": settings.duckdb_write_threads,
+        }
+        return cls(settings.warehouse_file, **{**options, **overrides})
+
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """An open, schema-current connection; the caller holds the writer lock."""
+        conn = connect_writable(self.path, self.config, self.lock_timeout)
+        try:
+            apply_ddl(conn)
+            yield conn
+        finally:
+            conn.close()
+
+    def _publish(self) -> SnapshotInfo | None:
+        return publish_locked(self.path, keep=self.keep_snapshots) if self.publish else None
+
+    def write(
+        self,
+        table: str,
+        data: pd.DataFrame | NormalizedBatch,
+        partition_keys: Sequence[str] = (UNPARTITIONED,),
+        *,
+        run_id: str | None = None,
+        asset_key: str | None = None,
+    ) -> WriteResult:
+        """Append (raw_*) or upsert (normalized_*) ``data`` for ``partition_keys``.
+
+        Every key gets a ledger row, also keys with no rows. A :class:`NormalizedBatch`
+        carries rejects, which go to ``meta_quarantine`` in the same transaction.
+        """
+        started = time.monotonic()
+        spec = table_spec(table)
+        keys = tuple(dict.fromkeys(partition_keys)) or (UNPARTITIONED,)
+        frame, rejects = data if isinstance(data, NormalizedBatch) else (data, None)
+        if spec.layer == "raw" and rejects is not None:
+            raise ValueError("rejects belong to normalized tables, not raw ones")
+        with write_lock(self.path, self.lock_timeout):
+            locked = time.monotonic()
+            with self._connection() as conn:
+                write_id, counts = self._commit(conn, spec, frame, rejects, keys, run_id, asset_key)
+                resorted = self._maybe_resort(conn, spec)
+                table_rows = resort.row_count(conn, table)
+                conn.execute("CHECKPOINT")
+            published = time.monotonic()
+            try:
+                snapshot = self._publish()
+            except OSError as exc:
+                raise PublishError(
+                    f"write {write_id} to {table} is committed, but publishing the read "
+                    f"snapshot failed (readers keep the previous one): {exc}"
+                ) from exc
+            file_bytes = self.path.stat().st_size
+        done = time.monotonic()
+        return WriteResult(
+            table=table,
+            partition_keys=keys,
+            write_id=write_id,
+            table_rows=table_rows,
+            file_bytes=file_bytes,
+            resorted=resorted,
+            snapshot=snapshot,
+            seconds=done - started,
+            lock_wait_seconds=locked - started,
+            publish_seconds=done - published,
+            **{f: sum(getattr(c, f) for c in counts.values()) for f in _TOTALS},
+        )
+
+    def _commit(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        spec: TableSpec,
+        frame: pd.DataFrame,
+        rejects: pd.DataFrame | None,
+        keys: tuple[str, ...],
+        run_id: str | None,
+        asset_key: str | None,
+    ) -> tuple[int, dict[str, PartitionCounts]]:
+        """Data + ledger in one transaction; returns the write id and per-partition counts."""
+        now = utc_now()
+        conn.begin()
+        try:
+            before = resort.row_count(conn, spec.name)
+            write_id = allocate(conn, "write_id", 1)
+            if spec.layer == "raw":
+                counts = append_raw(conn, spec, frame, keys, fetched_default=now)
+            else:
+                counts = upsert_normalized(
+                    conn,
+                    spec,
+                    frame,
+                    keys,
+                    rejects=rejects,
+                    now=now,
+                    write_id=write_id,
+                    run_id=run_id,
+                )
+                if before == 0:  # inserted in key order into an empty table: already sorted
+                    resort.mark_sorted(conn, spec.name, resort.row_count(conn, spec.name), now)
+            record_write(
+                conn,
+                table=spec.name,
+                write_id=write_id,
+                written_at=now,
+                counts=counts,
+                run_id=run_id,
+                asset_key=asset_key,
+            )
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        return write_id, counts
+
+    def _maybe_resort(self, conn: duckdb.DuckDBPyConnection, spec: TableSpec) -> bool:
+        if spec.layer != "normalized":
+            return False
+        total = resort.row_count(conn, spec.name)
+        done = resort.sorted_rows(conn, spec.name)
+        if not resort.should_resort(
+            total, done, fraction=self.resort_fraction, min_rows=self.resort_min_rows
+        ):
+            return False
+        _resort(conn, spec)
+        return True
+
+    def resort(self, table: str) -> None:
+        """Rewrite ``table`` in primary-key order now (normally the writer decides when)."""
+        with write_lock(self.path, self.lock_timeout):
+            with self._connection() as conn:
+                _resort(conn, table_spec(table))
+                conn.execute("CHECKPOINT")
+            self._publish()
+
+    def load_raw(self, table: str, partition_keys: Sequence[str]) -> pd.DataFrame:
+        """Raw rows of the latest fetch of each partition (what a normalized asset consumes)."""
+        spec = table_spec(table)
+        if spec.layer != "raw":
+            raise ValueError(f"{table} is not a raw table")
+        with write_lock(self.path, self.lock_timeout), self._connection() as conn:
+            return load_latest(conn, spec, partition_keys)
+
+    def load_table(self, table: str) -> pd.DataFrame:
+        """A whole table, read under the writer lock (exact, unlike a possibly older snapshot)."""
+        spec = table_spec(table)
+        with write_lock(self.path, self.lock_timeout), self._connection() as conn:
+            return conn.execute(f"SELECT * FROM {spec.name}").df()
+
+
+def _resort(conn: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
+    """Re-sort in its own transaction, after the data commit: a failure keeps the data."""
+    conn.begin()
+    try:
+        resort.rewrite_sorted(conn, spec, utc_now())
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
