@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,8 @@ def start_sim(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
+        if proc.poll() is not None:
+            raise SystemExit(f"simulator exited (is port {port} taken?)")
         try:
             httpx.get(f"{url}/_sim/health", timeout=1)
             return proc
@@ -77,6 +80,7 @@ def main() -> None:
         DAGSTER_HOME=str(home / "dagster"),
     )
     (home / "dagster").mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster")
     sim = start_sim(args, args.port)
     try:
         dagster(["raw/trade_cal", "normalized/trade_cal"])

@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
-from twilight_resources.calendar import from_key
+from twilight_resources.calendar import from_key, to_key
 from twilight_resources.logs import configure_logging
 from twilight_resources.settings import SettingsError, get_settings
 
@@ -37,9 +38,11 @@ def _cmd_plan(args: argparse.Namespace, rest: list[str]) -> int:
     cal = load_calendar(settings)
     if not cal.covers(from_key(opts.start)) or not cal.covers(from_key(opts.end)):
         print("the stored calendar does not cover the range; asking the upstream (1 call)")
+        # A few weeks past the end, so the range's last week and month are known to be over.
+        until = to_key(from_key(opts.end) + timedelta(days=40))
         frame = client_from_settings(settings).query(
             "trade_cal",
-            {"exchange": settings.market_exchange, "start_date": opts.start, "end_date": opts.end},
+            {"exchange": settings.market_exchange, "start_date": opts.start, "end_date": until},
         )
         cal = calendar_from_frame(frame)
     plans = plan_backfill(opts.tables.split(","), opts.start, opts.end, settings, cal)

@@ -50,3 +50,5 @@ def configure_logging(level: int = logging.INFO) -> None:
         handler._twilight = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
+    # One line per HTTP request drowns the logs; the call journal records every call instead.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
