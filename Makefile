@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/twilight demo
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python -W ignore $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .twilight .pytest_cache .ruff_cache

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from twilight_resources.embedded import stop_simulator
 from twilight_resources.settings import TwilightSettings, get_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,7 +127,11 @@ def serve_forever(settings: TwilightSettings, port: int) -> None:
 def run_demo(days: int = 60, serve: bool = True, port: int = 3000) -> int:
     settings = get_settings()
     prepare_dagster_home(settings)
-    build_sample_warehouse(settings, days)
-    if serve:
-        serve_forever(settings, port)
+    try:
+        build_sample_warehouse(settings, days)
+        if serve:
+            serve_forever(settings, port)
+    finally:
+        if stop_simulator(settings):
+            _say("embedded simulator stopped")
     return 0
