@@ -3,6 +3,10 @@
 from dagster import Definitions
 
 from twilight_assets.checks import checks
+from twilight_assets.financials import assets as financial_assets
+from twilight_assets.financials import checks as financial_checks
+from twilight_assets.financials import schedules as financial_schedules
+from twilight_assets.financials import sensors as financial_sensors
 from twilight_assets.indexes import assets as index_assets
 from twilight_assets.indexes import schedules as index_schedules
 from twilight_assets.prices import assets as price_assets
@@ -13,12 +17,19 @@ from twilight_resources.tushare import TushareResource
 from twilight_resources.warehouse import DuckDBWarehouseIOManager
 
 defs = Definitions(
-    assets=[*reference_assets.assets, *price_assets.assets, *index_assets.assets],
+    assets=[
+        *reference_assets.assets,
+        *price_assets.assets,
+        *index_assets.assets,
+        *financial_assets.assets,
+    ],
     schedules=[
         *reference_schedules.schedules,
         *price_schedules.schedules,
         *index_schedules.schedules,
+        *financial_schedules.schedules,
     ],
-    asset_checks=checks,
+    sensors=financial_sensors.sensors,
+    asset_checks=[*checks, *financial_checks.checks],
     resources={"tushare": TushareResource(), "io_manager": DuckDBWarehouseIOManager()},
 )

@@ -32,7 +32,7 @@ from dagster import (
 from twilight_assets.coverage import fetched_partitions
 from twilight_assets.planners import Planner
 from twilight_resources.settings import get_settings
-from twilight_resources.spool import FetchSpool
+from twilight_resources.spool import FetchSpool, prune_run_spools
 from twilight_resources.tushare import TushareRequest, TushareResource
 from twilight_resources.warehouse import NormalizedBatch, normalize_frame, table_spec
 from twilight_resources.warehouse.io_manager import PARTITION_KEYS_ATTR
@@ -46,12 +46,16 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 # A partition range runs as one run: Dagster's overhead is paid once, the CLI's
 # `--partition-range` accepts it, and the spool makes a killed range cheap to resume.
 SINGLE_RUN = BackfillPolicy.single_run()
+# A refresh run's spool serves only retries of that run; a day covers any sensible retry.
+RUN_SPOOL_MAX_AGE_S = 86_400.0
 
 
 class FetchConfig(Config):
     """Run config of raw assets."""
 
     refetch: bool = False  # fetch partitions again even if the warehouse already has them
+    # Per-stock calls only for these codes (a sensor's newly disclosed stocks); empty means all.
+    ts_codes: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,10 @@ class UpstreamTable:
     # Column of the answer naming each row's partition, for calls that span several partitions.
     partition_column: str | None = None
     after_normalize: Hook | None = None
+    # Tables (by API) whose normalized asset the raw fetch reads, e.g. through its planner.
     extra_deps: tuple[str, ...] = field(default=())
+    # The upstream's answer for a partition keeps changing: fetch it on every run.
+    refresh: bool = False
 
     @property
     def raw_key(self) -> AssetKey:
@@ -105,18 +112,32 @@ def fetch_partitions(
     tushare: TushareResource,
     *,
     refetch: bool,
+    run_scope: str = "",
+    ts_codes: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, dict[str, int | list[str]]]:
-    """Fetch what the warehouse lacks of ``keys``; returns the raw frame and spend figures."""
+    """Fetch ``keys`` (of a resumable table, only those the warehouse lacks).
+
+    Returns the raw frame and spend figures. ``run_scope`` (the root run id) keys the spool of
+    refresh tables; ``ts_codes`` narrows per-stock calls to those codes.
+    """
     settings = get_settings()
-    done = set() if refetch else fetched_partitions(settings, f"raw_{table.api}", keys)
+    fetch_all = refetch or table.refresh
+    done = set() if fetch_all else fetched_partitions(settings, f"raw_{table.api}", keys)
     todo = [k for k in keys if k not in done]
-    spool = FetchSpool(settings.home / "spool")
+    if table.refresh:
+        runs = settings.home / "spool" / "runs"
+        prune_run_spools(runs, run_scope, RUN_SPOOL_MAX_AGE_S)
+        spool = FetchSpool(runs / (run_scope or "adhoc"))
+    else:
+        spool = FetchSpool(settings.home / "spool")
     for req in table.plan(sorted(done), settings) if done else []:
         spool.drop(req.api_name, req.params)  # in the warehouse now: the spool copy is spent
     spec = table_spec(f"raw_{table.api}")
+    wanted = set(ts_codes)
     requests = [
         TushareRequest(r.api_name, r.params, r.fields or spec.data_columns, r.tag)
         for r in (table.plan(todo, settings) if todo else [])
+        if not wanted or r.params.get("ts_code") in (None, *wanted)
     ]
     frames: list[pd.DataFrame] = []
     missing: list[TushareRequest] = []
@@ -162,6 +183,7 @@ def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
         backfill_policy=policy,
         kinds=kinds,
         pool="tushare",
+        deps=[AssetKey(["normalized", api]) for api in table.extra_deps],
         description=f"{table.description} As the upstream answered (text), with request "
         "parameters and fetch time; one row per answer row and fetch.",
     )
@@ -169,7 +191,14 @@ def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
         context: AssetExecutionContext, config: FetchConfig, tushare: TushareResource
     ) -> pd.DataFrame:
         keys = _partition_keys(context)
-        frame, spend = fetch_partitions(table, keys, tushare, refetch=config.refetch)
+        frame, spend = fetch_partitions(
+            table,
+            keys,
+            tushare,
+            refetch=config.refetch,
+            run_scope=context.run.root_run_id or context.run_id,
+            ts_codes=config.ts_codes,
+        )
         fetched = spend.pop("fetched_partitions")
         context.add_output_metadata(
             {

@@ -6,8 +6,12 @@
 - ``week_ends`` / ``month_ends``: the last open day of each week or month; ``weekly`` and
   ``monthly`` answer a whole market for that trade_date in one call; ``index_weight`` is asked
   per index for a month.
-All three are dynamic: the ``normalized/trade_cal`` asset adds keys from the stored calendar, so
-holidays and weekends never become partitions and never cost a call.
+- ``report_periods``: quarter ends (20240331, ...). The financial tables and the disclosure
+  calendar follow company reports, which Tushare answers for a whole market per period
+  (``*_vip``) or per stock and period.
+All four are dynamic: the ``normalized/trade_cal`` asset adds keys from the stored calendar, so
+holidays and weekends never become partitions and never cost a call; quarter ends are added up
+to the upstream's today, so no period is asked before it has ended.
 """
 
 from __future__ import annotations
@@ -17,3 +21,4 @@ from dagster import DynamicPartitionsDefinition
 trade_dates = DynamicPartitionsDefinition(name="trade_dates")
 week_ends = DynamicPartitionsDefinition(name="week_ends")
 month_ends = DynamicPartitionsDefinition(name="month_ends")
+report_periods = DynamicPartitionsDefinition(name="report_periods")

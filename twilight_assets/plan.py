@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from twilight_assets.coverage import fetched_partitions
 from twilight_assets.factory import UpstreamTable
+from twilight_assets.financials.assets import TABLES as FINANCIAL_TABLES
+from twilight_assets.financials.periods import quarter_ends
 from twilight_assets.indexes.assets import TABLES as INDEX_TABLES
-from twilight_assets.partitions import month_ends, trade_dates, week_ends
+from twilight_assets.partitions import month_ends, report_periods, trade_dates, week_ends
 from twilight_assets.prices.assets import TABLES as PRICE_TABLES
 from twilight_assets.reference.assets import TABLES as REFERENCE_TABLES
 from twilight_resources.calendar import TradingCalendar, from_key, to_key
@@ -19,6 +21,8 @@ from twilight_resources.warehouse.writer import UNPARTITIONED
 ALL_TABLES: dict[str, UpstreamTable] = {
     t.api: t for t in (*REFERENCE_TABLES, *PRICE_TABLES, *INDEX_TABLES)
 }
+# Planned on request (``--tables income,...``): refreshed by disclosures, not backfilled by default.
+PLANNABLE: dict[str, UpstreamTable] = {**ALL_TABLES, **{t.api: t for t in FINANCIAL_TABLES}}
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,9 @@ def partition_keys(table: UpstreamTable, cal: TradingCalendar, start: str, end: 
     lo, hi = from_key(start), from_key(end)
     if table.partitions is None:
         return [UNPARTITIONED]
-    if table.partitions is trade_dates:
+    if table.partitions is report_periods:
+        days = quarter_ends(lo, hi)
+    elif table.partitions is trade_dates:
         days = cal.open_days(lo, hi)
     else:
         period = "W" if table.partitions is week_ends else "M"
@@ -46,14 +52,14 @@ def partition_keys(table: UpstreamTable, cal: TradingCalendar, start: str, end: 
 def plan_backfill(
     apis: list[str], start: str, end: str, settings: TwilightSettings, cal: TradingCalendar
 ) -> list[TablePlan]:
-    unknown = sorted(set(apis) - set(ALL_TABLES))
+    unknown = sorted(set(apis) - set(PLANNABLE))
     if unknown:
-        raise ValueError(f"unknown tables {unknown}; known: {sorted(ALL_TABLES)}")
+        raise ValueError(f"unknown tables {unknown}; known: {sorted(PLANNABLE)}")
     plans = []
     for api in apis:
-        table = ALL_TABLES[api]
+        table = PLANNABLE[api]
         keys = partition_keys(table, cal, start, end)
-        done = fetched_partitions(settings, f"raw_{api}", keys)
+        done = set() if table.refresh else fetched_partitions(settings, f"raw_{api}", keys)
         todo = [k for k in keys if k not in done]
         calls = len(table.plan(todo, settings)) if todo else 0
         plans.append(TablePlan(api, len(keys), len(done), calls))

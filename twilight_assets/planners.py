@@ -78,3 +78,51 @@ def calendar_span(api: str) -> Planner:
         ]
 
     return plan
+
+
+def by_end_date(api: str) -> Planner:
+    """One call per report period for the whole market (the disclosure calendar)."""
+
+    def plan(keys: Sequence[str], settings: TwilightSettings) -> list[TushareRequest]:
+        return [TushareRequest(api, {"end_date": k}, tag=k) for k in keys]
+
+    return plan
+
+
+def reported_stocks(settings: TwilightSettings, periods: Sequence[str]) -> dict[str, list[str]]:
+    """Per period, the stocks whose actual disclosure the stored calendar shows."""
+    from twilight_resources.warehouse import WarehouseReader
+    from twilight_resources.warehouse.snapshots import read_pointer
+
+    if read_pointer(settings.warehouse_file) is None:
+        return {}
+    with WarehouseReader.from_settings(settings, pool_size=1) as reader:
+        frame = reader.query(
+            "SELECT strftime(end_date, '%Y%m%d') AS period, ts_code "
+            "FROM normalized_disclosure_date WHERE actual_date IS NOT NULL "
+            "AND list_contains(CAST(? AS VARCHAR[]), strftime(end_date, '%Y%m%d')) "
+            "ORDER BY period, ts_code",
+            [list(periods)],
+        )
+    return {p: list(g["ts_code"]) for p, g in frame.groupby("period")}
+
+
+def financial_report(api: str) -> Planner:
+    """A report table by period, shaped by ``TWILIGHT_FINANCIALS_MODE``.
+
+    ``period``: one ``<api>_vip`` call per period answers every stock (paged past the row cap).
+    ``stock``: without the vip permission, one ``<api>`` call per stock and period, only for the
+    stocks the stored disclosure calendar says have reported: the others have nothing to answer.
+    """
+
+    def plan(keys: Sequence[str], settings: TwilightSettings) -> list[TushareRequest]:
+        if settings.financials_mode == "period":
+            return [TushareRequest(f"{api}_vip", {"period": k}, tag=k) for k in keys]
+        reported = reported_stocks(settings, keys)
+        return [
+            TushareRequest(api, {"ts_code": code, "period": k}, tag=k)
+            for k in keys
+            for code in reported.get(k, [])
+        ]
+
+    return plan

@@ -62,6 +62,64 @@ def _cmd_demo(args: argparse.Namespace, rest: list[str]) -> int:
     return run_demo(days=opts.days, serve=not opts.no_serve, port=opts.port)
 
 
+def _cmd_serve(args: argparse.Namespace, rest: list[str]) -> int:
+    """Run the read API (bearer auth; reads published snapshots, never the warehouse file)."""
+    import uvicorn
+
+    from twilight_serve.app import create_app
+
+    parser = argparse.ArgumentParser(prog="twilight serve", description=_cmd_serve.__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
+    opts = parser.parse_args(rest)
+    uvicorn.run(
+        create_app(get_settings()), host=opts.host, port=opts.port, log_config=None,
+        access_log=False,  # a line per request is noise at API rates; errors are still logged
+    )  # fmt: skip
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace, rest: list[str]) -> int:
+    """Create, revoke or list bearer tokens of the read API (stored hashed)."""
+    from datetime import UTC, datetime
+
+    from twilight_resources.auth import TokenStore, TokenStoreError
+
+    parser = argparse.ArgumentParser(prog="twilight token", description=_cmd_token.__doc__)
+    actions = parser.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="print a new token on the last line")
+    create.add_argument("--user", required=True, help="who the token is for")
+    revoke = actions.add_parser("revoke", help="revoke a token by id, or all tokens of a user")
+    target = revoke.add_mutually_exclusive_group(required=True)
+    target.add_argument("--id", type=int, help="token id (see `twilight token list`)")
+    target.add_argument("--user", help="revoke every token of this user")
+    actions.add_parser("list", help="list tokens (ids and users; never the tokens)")
+    opts = parser.parse_args(rest)
+    try:
+        store = TokenStore(get_settings().bearer_db_file)
+    except TokenStoreError as exc:
+        print(f"twilight: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if opts.action == "create":
+            token = store.create(opts.user)
+            print(f"token for {opts.user} (shown once; store it now):")
+            print(token)
+        elif opts.action == "revoke":
+            count = store.revoke(token_id=opts.id, user=opts.user)
+            print(f"revoked {count} token(s)")
+            return 0 if count else 1
+        else:
+            print(f"{'id':>4}  {'user':<20} {'created (UTC)':<20} revoked")
+            for row in store.list():
+                created = datetime.fromtimestamp(row.created_at, UTC).strftime("%Y-%m-%d %H:%M")
+                revoked = "yes" if row.revoked_at else "no"
+                print(f"{row.token_id:>4}  {row.user:<20} {created:<20} {revoked}")
+    finally:
+        store.close()
+    return 0
+
+
 def _cmd_sim(args: argparse.Namespace, rest: list[str]) -> int:
     from twilight_sim.cli import main as sim_main
 
@@ -72,11 +130,13 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, list[str]], int]]] 
     "settings": ("show the effective settings (secrets masked)", _cmd_settings),
     "demo": ("build a sample warehouse and start the UIs (what `make demo` runs)", _cmd_demo),
     "plan": ("print a backfill's upstream calls and minutes before running it", _cmd_plan),
+    "serve": ("run the read API (`twilight serve --host --port`)", _cmd_serve),
+    "token": ("create, revoke or list read-API bearer tokens", _cmd_token),
     "sim": ("run the simulated Tushare upstream in the foreground (`twilight sim -h`)", _cmd_sim),
 }
 
 
-RAW_ARGS = {"sim", "plan", "demo"}  # these parse their own options
+RAW_ARGS = {"sim", "plan", "demo", "serve", "token"}  # these parse their own options
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,3 +65,17 @@ class FetchSpool:
 
     def drop(self, api_name: str, params: Mapping[str, Any]) -> None:
         self._path(api_name, params).unlink(missing_ok=True)
+
+
+def prune_run_spools(root: Path, keep: str, max_age_s: float) -> None:
+    """Delete per-run spools (``root/<run>``) idle for ``max_age_s``, except ``keep``'s.
+
+    Refresh tables spool per run; a run's answers matter only to a retry of that run, which
+    comes within hours, so older directories are only disk.
+    """
+    if not root.is_dir():
+        return
+    cutoff = datetime.now(UTC).timestamp() - max_age_s
+    for run in root.iterdir():
+        if run.name != keep and run.is_dir() and run.stat().st_mtime < cutoff:
+            shutil.rmtree(run, ignore_errors=True)

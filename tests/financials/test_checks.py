@@ -1,0 +1,48 @@
+"""The financial checks pass on a consistent market and catch the faults they name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from twilight_assets.checks import run_probe
+from twilight_assets.financials import checks as fc
+from twilight_assets.financials.assets import TABLES
+from twilight_assets.runner import materialize_tables
+from twilight_resources.warehouse import table_spec
+from twilight_sim.server import SimServer
+
+
+@pytest.fixture
+def filled(
+    sim: SimServer, configure: Callable[[Path, str], None], tmp_path: Path,
+    instance: DagsterInstance,
+) -> None:
+    configure(tmp_path / "home", "period")
+    sim.set_clock("20240531T18:00")
+    materialize_tables(["trade_cal"], instance)
+    materialize_tables(["disclosure_date"], instance)
+    materialize_tables([t.api for t in TABLES if t.api != "disclosure_date"], instance)
+
+
+def test_every_financial_check_passes(filled: None) -> None:
+    results = {
+        (kind.name, api): run_probe(table_spec(f"normalized_{api}"), kind.probe)
+        for kind in fc.KINDS
+        for api in kind.apis
+    }
+    failed = {k: r.description for k, r in results.items() if not r.passed}
+    assert not failed
+    assert results[("balances", "balancesheet")].metadata["table_rows"].value > 0
+    checked = results[("disclosures_have_income", "income")].metadata["disclosures_checked"]
+    assert checked.value > 16  # every stock, several periods: the check is not vacuous
+
+
+def test_checks_catch_faults(filled: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fc, "BALANCE_ABS_TOL", -1.0)  # a zero gap now exceeds the tolerance
+    monkeypatch.setattr(fc, "BALANCE_REL_TOL", 0.0)
+    result = run_probe(table_spec("normalized_balancesheet"), fc.balance_sheet_balances)
+    assert not result.passed and "balance sheet(s)" in (result.description or "")

@@ -1,0 +1,117 @@
+"""Disclosure schedules and the new-disclosure sensor, inside and outside the season."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from dagster import (
+    DagsterInstance,
+    RunRequest,
+    SkipReason,
+    build_schedule_context,
+    build_sensor_context,
+)
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from twilight_assets.definitions import defs
+from twilight_assets.financials.sensors import evaluate, new_disclosures_sensor
+from twilight_assets.runner import materialize_tables
+from twilight_resources.calendar import MARKET_TZ
+from twilight_resources.settings import get_settings, reset_settings
+from twilight_sim.server import SimServer
+
+
+def tick(name: str, instance: DagsterInstance, when: datetime) -> RunRequest | SkipReason:
+    schedule = defs.resolve_schedule_def(name)
+    context = build_schedule_context(
+        instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()
+    )
+    result = schedule.evaluate_tick(context)
+    if result.run_requests:
+        assert len(result.run_requests) == 1
+        return result.run_requests[0]
+    assert result.skip_message is not None
+    return SkipReason(result.skip_message)
+
+
+def at(day: str, hour: int) -> datetime:
+    return datetime.strptime(day, "%Y%m%d").replace(hour=hour, tzinfo=MARKET_TZ)
+
+
+@pytest.mark.parametrize("name", ["disclosure_calendar_refresh", "financials_full_scan"])
+def test_season_ticks_ask_both_open_periods(
+    name: str, twilight_home: Path, instance: DagsterInstance
+) -> None:
+    request = tick(name, instance, at("20240430", 2))
+    assert isinstance(request, RunRequest)
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "20231231"
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "20240331"
+    assert set(instance.get_dynamic_partitions("report_periods")) == {"20231231", "20240331"}
+
+
+def test_half_year_season_asks_one_period(twilight_home: Path, instance: DagsterInstance) -> None:
+    request = tick("disclosure_calendar_refresh", instance, at("20240820", 10))
+    assert isinstance(request, RunRequest)
+    assert request.partition_key == "20240630"
+
+
+def test_outside_the_season_skips_with_the_reason(
+    twilight_home: Path, instance: DagsterInstance
+) -> None:
+    skip = tick("disclosure_calendar_refresh", instance, at("20240615", 18))
+    assert isinstance(skip, SkipReason)
+    assert "outside every disclosure window" in (skip.skip_message or "")
+    crons = defs.resolve_schedule_def("financials_full_scan").cron_schedule
+    assert set(crons) == {"0 2 30 4 *", "0 2 31 8 *", "0 2 31 10 *"}
+    assert defs.resolve_schedule_def("disclosure_calendar_refresh").cron_schedule == (
+        "0 2,10,18 * * *")
+
+
+def test_switched_off(
+    twilight_home: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWILIGHT_SCHEDULER_ENABLED", "false")
+    monkeypatch.setenv("TWILIGHT_SENSORS_ENABLED", "false")
+    reset_settings()
+    skip = tick("financials_full_scan", instance, at("20240430", 2))
+    assert isinstance(skip, SkipReason)
+    result = new_disclosures_sensor(build_sensor_context(instance=instance))
+    assert "switched off" in str(result.skip_reason)
+
+
+def test_sensor_outside_the_season_skips(twilight_home: Path) -> None:
+    result = evaluate(date(2024, 6, 15), None, get_settings())
+    assert not result.run_requests
+    assert "no report period is open" in str(result.skip_reason)
+
+
+def test_sensor_requests_only_newly_disclosed_stocks(
+    sim: SimServer, configure: Callable[[Path, str], None], tmp_path: Path,
+    instance: DagsterInstance,
+) -> None:
+    configure(tmp_path / "home", "stock")
+    sim.set_clock("20240415T18:00")
+    materialize_tables(["trade_cal"], instance)
+    materialize_tables(["disclosure_date"], instance)
+    first = new_disclosures_sensor(build_sensor_context(instance=instance))
+    periods = {r.partition_key: r for r in first.run_requests or []}
+    assert set(periods) == {"20231231", "20240331"}
+    codes = periods["20240331"].run_config["ops"]["raw__income"]["config"]["ts_codes"]
+    assert codes and len(codes) < 16  # only stocks that have reported Q1 by 15 April
+
+    again = new_disclosures_sensor(build_sensor_context(instance=instance, cursor=first.cursor))
+    assert not again.run_requests
+    assert "no new disclosure" in str(again.skip_reason)
+
+    sim.set_clock("20240416T18:00")
+    materialize_tables(["disclosure_date"], instance)
+    later = new_disclosures_sensor(build_sensor_context(instance=instance, cursor=first.cursor))
+    assert [r.partition_key for r in later.run_requests or []] == ["20240331"]
+    fresh = later.run_requests[0].run_config["ops"]["raw__income"]["config"]["ts_codes"]
+    assert fresh and not set(fresh) & set(codes)

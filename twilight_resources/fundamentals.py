@@ -1,0 +1,73 @@
+"""Point-in-time financial statements: what was known about a stock on a given day.
+
+The normalized T3 tables keep every announced version of a report (restatements have a later
+``f_ann_date``), so "as of D" means: per report, the newest version announced on or before D.
+Backtests must use this, not the ``*_latest`` views, or they see restated figures too early.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from twilight_resources.calendar import from_key, market_today
+from twilight_resources.warehouse import WarehouseReader
+
+# Table -> (announcement column that dates a version, columns one report is keyed by).
+STATEMENTS: dict[str, tuple[str, str]] = {
+    "income": ("f_ann_date", "end_date, report_type"),
+    "balancesheet": ("f_ann_date", "end_date, report_type"),
+    "cashflow": ("f_ann_date", "end_date, report_type"),
+    "fina_indicator": ("ann_date", "end_date"),
+}
+
+
+def _period(period: str | date | None) -> date | None:
+    if period is None or isinstance(period, date):
+        return period
+    return from_key(period)
+
+
+def latest_period(reader: WarehouseReader, ts_code: str, as_of: date) -> date | None:
+    """The newest report period of ``ts_code`` with any statement announced by ``as_of``."""
+    union = " UNION ALL ".join(
+        f"SELECT end_date FROM normalized_{table} WHERE ts_code = $code AND {ann} <= $as_of"
+        for table, (ann, _) in STATEMENTS.items()
+    )
+    frame = reader.query(f"SELECT max(end_date) AS p FROM ({union})", {"code": ts_code,
+                                                                       "as_of": as_of})
+    value = frame["p"].iloc[0]
+    return None if pd.isna(value) else pd.Timestamp(value).date()
+
+
+def statements_as_of(
+    reader: WarehouseReader,
+    ts_code: str,
+    period: str | date | None = None,
+    as_of: date | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Per table, the version of ``ts_code``'s report for ``period`` known on ``as_of``.
+
+    ``period`` (a quarter end, ``YYYYMMDD`` or a date) defaults to the newest period known on
+    ``as_of``; ``as_of`` defaults to today on the exchange. Statements give one row per report
+    type, ``fina_indicator`` one row; a table with nothing known yet gives an empty frame.
+    """
+    as_of = as_of or market_today()
+    end = _period(period) or latest_period(reader, ts_code, as_of)
+    out: dict[str, pd.DataFrame] = {}
+    for table, (ann, key) in STATEMENTS.items():
+        sql = (
+            f"SELECT * FROM normalized_{table} "
+            f"WHERE ts_code = $code AND end_date = $end AND {ann} <= $as_of "
+            f"QUALIFY row_number() OVER (PARTITION BY {key} "
+            f"ORDER BY {ann} DESC, ann_date DESC NULLS LAST) = 1 "
+            f"ORDER BY {key}"
+        )
+        out[table] = reader.query(sql, {"code": ts_code, "end": end, "as_of": as_of})
+    return out
+
+
+def latest_statements(reader: WarehouseReader, ts_code: str) -> dict[str, pd.DataFrame]:
+    """The newest period of ``ts_code`` as currently known, restatements applied."""
+    return statements_as_of(reader, ts_code, None, date.max)

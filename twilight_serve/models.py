@@ -1,0 +1,179 @@
+"""Response bodies; every route declares one so the OpenAPI schema documents what it returns."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Problem(BaseModel):
+    """An error: what was wrong and what to do about it."""
+
+    detail: str
+
+
+PROBLEMS: dict[int | str, dict[str, object]] = {
+    code: {"model": Problem, "description": text}
+    for code, text in {
+        401: "no valid bearer token",
+        404: "unknown security",
+        422: "invalid parameter: the detail names it and says what to send",
+        503: "no snapshot published yet, or no provider could answer",
+    }.items()
+}
+
+
+class Health(BaseModel):
+    status: str
+    mode: str = Field(description="'tushare' with a token, else 'simulator' (warehouse only)")
+    snapshot_generation: int | None
+    snapshot_published_at: datetime | None
+    snapshot_age_seconds: float | None
+    market_phase: str
+
+
+class WhoAmI(BaseModel):
+    user: str
+    token_id: int
+    token_created_at: datetime
+
+
+class Bar(BaseModel):
+    ts_code: str
+    trade_date: date
+    open: float | None
+    high: float | None
+    low: float | None
+    close: float | None
+    pre_close: float | None
+    change: float | None
+    pct_chg: float | None
+    vol: float | None
+    amount: float | None
+    adj_factor: float | None = Field(None, description="only with adj=qfq or adj=hfq")
+
+
+class DailyBasic(BaseModel):
+    ts_code: str
+    trade_date: date
+    close: float | None
+    turnover_rate: float | None
+    turnover_rate_f: float | None
+    volume_ratio: float | None
+    pe: float | None
+    pe_ttm: float | None
+    pb: float | None
+    ps: float | None
+    ps_ttm: float | None
+    dv_ratio: float | None
+    dv_ttm: float | None
+    total_share: float | None
+    float_share: float | None
+    free_share: float | None
+    total_mv: float | None
+    circ_mv: float | None
+
+
+class Page(BaseModel):
+    ts_code: str
+    start_date: date
+    end_date: date
+    limit: int
+    offset: int
+    count: int = Field(description="rows in this page; a full page may have more after it")
+    snapshot_generation: int
+
+
+class BarsPage(Page):
+    adj: str | None = None
+    rows: list[Bar]
+
+
+class DailyBasicPage(Page):
+    rows: list[DailyBasic]
+
+
+class PriceQuote(BaseModel):
+    ts_code: str
+    price: float
+    trade_date: date
+    source: str = Field(description="the provider that answered")
+    as_of: datetime = Field(description="when the price was the market's price")
+    fetched_at: datetime
+    expires_at: datetime = Field(description="until when this answer may be served again")
+    stale: bool = Field(description="a newer price exists (or the market is trading)")
+    cached: bool
+    market_phase: str
+
+
+class TableFreshness(BaseModel):
+    table: str
+    partitions: int
+    last_partition: str | None
+    last_write: datetime | None
+    rows: int
+    lag: int | None = Field(
+        description="partitions due by the last closed session but not yet written"
+    )
+    lag_unit: str | None = Field(description="trading_days, weeks or months")
+
+
+class Freshness(BaseModel):
+    last_closed_session: date | None
+    snapshot_generation: int
+    tables: list[TableFreshness]
+
+
+class CheckResult(BaseModel):
+    asset: str
+    check: str
+    passed: bool | None
+    severity: str | None
+    run_id: str | None
+    evaluated_at: datetime | None
+
+
+class Checks(BaseModel):
+    available: bool
+    note: str | None = None
+    checks: list[CheckResult]
+
+
+class AuditCall(BaseModel):
+    called_at: datetime
+    api_name: str
+    params: dict[str, Any]
+    rows: int
+    pages: int
+    attempts: int
+    latency_ms: float
+    outcome: str
+    error: str | None
+
+
+class SpendWindow(BaseModel):
+    window: str
+    calls: int
+    requests: int = Field(description="HTTP requests, what the token's budget is charged")
+    rows: int
+    failures: int
+
+
+class Audit(BaseModel):
+    spend: list[SpendWindow]
+    calls: list[AuditCall]
+
+
+class Diffs(BaseModel):
+    available: bool
+    note: str | None = None
+    diffs: list[dict[str, Any]]
+
+
+class Statements(BaseModel):
+    ts_code: str
+    period: date | None = None
+    as_of: date | None = None
+    statements: dict[str, list[dict[str, Any]]]

@@ -1,0 +1,1 @@
+"""One router per concern; :mod:`twilight_serve.app` includes them all."""

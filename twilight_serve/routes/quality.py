@@ -1,0 +1,139 @@
+"""How far the warehouse can be trusted now: freshness, checks, upstream audit, disagreements."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from twilight_resources.calendar import TradingCalendar
+from twilight_resources.logs import redact
+from twilight_serve.checks import UNAVAILABLE, CheckResults
+from twilight_serve.deps import AuditDep, MarketDep, NowDep, ReaderDep, require_bearer
+from twilight_serve.models import (
+    PROBLEMS,
+    Audit,
+    AuditCall,
+    CheckResult,
+    Checks,
+    Diffs,
+    Freshness,
+    SpendWindow,
+    TableFreshness,
+)
+
+router = APIRouter(
+    prefix="/quality", tags=["quality"], dependencies=[Depends(require_bearer)], responses=PROBLEMS
+)
+
+FRESHNESS_SQL = """
+SELECT table_name,
+       count(*) FILTER (WHERE partition_key <> '') AS partitions,
+       max(partition_key) FILTER (WHERE partition_key <> '') AS last_partition,
+       max(written_at) AS last_write,
+       sum(rows) AS rows
+FROM meta_partition_latest
+WHERE table_name LIKE 'normalized_%'
+GROUP BY table_name
+ORDER BY table_name
+"""
+# How each table's partitions advance: per open day, or per last open day of a week/month.
+CADENCE = {
+    "normalized_daily": "D",
+    "normalized_adj_factor": "D",
+    "normalized_daily_basic": "D",
+    "normalized_index_daily": "D",
+    "normalized_index_dailybasic": "D",
+    "normalized_weekly": "W",
+    "normalized_monthly": "M",
+    "normalized_index_weight": "M",
+}
+UNIT = {"D": "trading_days", "W": "weeks", "M": "months"}
+DIFF_NOTE = "no quality_diff table yet: cross-source comparison is a later issue"
+
+
+def _lag(calendar: TradingCalendar, cadence: str, last: str, upto: date | None) -> int | None:
+    """Partitions due by ``upto`` that come after ``last``."""
+    if upto is None or not calendar.covers(upto):
+        return None
+    last_day = datetime.strptime(last, "%Y%m%d").date()
+    due = calendar.open_days(end=upto) if cadence == "D" else calendar.period_ends(cadence, upto)
+    return sum(1 for day in due if day > last_day)
+
+
+@router.get("/freshness", response_model=Freshness)
+def freshness(reader: ReaderDep, market: MarketDep, now: NowDep) -> Freshness:
+    """Per table: last partition, last write, and how many partitions are due but missing."""
+    generation = reader.snapshot_info().generation
+    state = market.state(now)
+    tables = []
+    for row in reader.query(FRESHNESS_SQL).to_dict("records"):
+        cadence = CADENCE.get(row["table_name"])
+        last = row["last_partition"]
+        lag = (
+            _lag(market.calendar, cadence, last, state.last_close_date)
+            if cadence and isinstance(last, str) and last.isdigit() and len(last) == 8
+            else None
+        )
+        tables.append(
+            TableFreshness(
+                table=row["table_name"],
+                partitions=int(row["partitions"]),
+                last_partition=last if isinstance(last, str) else None,
+                last_write=row["last_write"].to_pydatetime().replace(tzinfo=UTC),
+                rows=int(row["rows"]),
+                lag=lag,
+                lag_unit=UNIT[cadence] if cadence else None,
+            )
+        )
+    return Freshness(
+        last_closed_session=state.last_close_date, snapshot_generation=generation, tables=tables
+    )
+
+
+def get_checks(request: Request) -> CheckResults:
+    return request.app.state.checks
+
+
+@router.get("/checks", response_model=Checks)
+def checks(results: Annotated[CheckResults, Depends(get_checks)]) -> Checks:
+    """Latest result of every asset check, from the Dagster instance (DAGSTER_HOME)."""
+    if not results.available:
+        return Checks(available=False, note=UNAVAILABLE, checks=[])
+    try:
+        latest = results.latest()
+    except Exception as exc:  # any failure of the instance is reported, not turned into a 500
+        note = f"the Dagster instance at {results.dagster_home} could not be read: {exc}"
+        return Checks(available=False, note=redact(note), checks=[])
+    return Checks(available=True, checks=[CheckResult(**r) for r in latest])
+
+
+@router.get("/audit", response_model=Audit)
+def audit(
+    log: AuditDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="most recent calls to list")] = 100,
+) -> Audit:
+    """Recent upstream calls (newest first) and the requests spent per window."""
+    calls = [
+        AuditCall(**{**call, "called_at": datetime.fromtimestamp(float(call["called_at"]), UTC)})
+        for call in log.recent(limit)
+    ]
+    spend = [SpendWindow(**vars(s)) for s in log.spend()]
+    return Audit(spend=spend, calls=calls)
+
+
+@router.get("/diff", response_model=Diffs)
+def diff(
+    reader: ReaderDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="most recent rows")] = 100,
+) -> Diffs:
+    """Cross-source disagreements, once a ``quality_diff`` table exists."""
+    exists = reader.query(
+        "SELECT 1 FROM information_schema.tables WHERE table_name = 'quality_diff'"
+    )
+    if exists.empty:
+        return Diffs(available=False, note=DIFF_NOTE, diffs=[])
+    frame = reader.query("SELECT * FROM quality_diff LIMIT ?", [limit])
+    frame = frame.astype(object).where(frame.notna(), None)
+    return Diffs(available=True, diffs=frame.to_dict("records"))

@@ -1,0 +1,155 @@
+"""Bars and valuations straight from the warehouse snapshot, one security per request.
+
+Table and column names come from the constants below, never from the request; every value the
+caller sends is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from twilight_resources.providers import UnknownSecurityError
+from twilight_resources.warehouse import WarehouseReader
+from twilight_serve.deps import ReaderDep, require_bearer
+from twilight_serve.models import PROBLEMS, BarsPage, DailyBasic, DailyBasicPage
+from twilight_serve.validation import DateRange, DateRangeDep, Limit, Offset, TsCode
+
+router = APIRouter(
+    prefix="/warehouse",
+    tags=["warehouse"],
+    dependencies=[Depends(require_bearer)],
+    responses=PROBLEMS,
+)
+
+BAR_COLUMNS = [
+    "ts_code", "trade_date", "open", "high", "low", "close", "pre_close", "change", "pct_chg",
+    "vol", "amount",
+]  # fmt: skip
+BASIC_COLUMNS = list(DailyBasic.model_fields)
+STOCKS_SQL = "SELECT 1 FROM normalized_stock_basic WHERE ts_code = ? LIMIT 1"
+INDICES_SQL = "SELECT 1 FROM normalized_index_basic WHERE ts_code = ? LIMIT 1"
+JSON = "application/json"
+
+
+class Adjustment(StrEnum):
+    qfq = "qfq"
+    hfq = "hfq"
+
+
+def _rows_sql(relation: str, columns: list[str]) -> str:
+    """One page of one security's rows, oldest first, dates already rendered as ISO text."""
+    rendered = ", ".join(
+        "strftime(trade_date, '%Y-%m-%d') AS trade_date" if c == "trade_date" else c
+        for c in columns
+    )
+    return (
+        f"SELECT {rendered} FROM {relation} WHERE ts_code = ? "
+        "AND trade_date BETWEEN ? AND ? ORDER BY trade_date LIMIT ? OFFSET ?"
+    )
+
+
+def _page(
+    reader: WarehouseReader,
+    relation: str,
+    columns: list[str],
+    ts_code: str,
+    dates: DateRange,
+    limit: int,
+    offset: int,
+    known_sql: str,
+    **extra: object,
+) -> Response:
+    """One security's rows in a date range, oldest first; 404 if the security is unknown.
+
+    The body matches the route's response model but is rendered by pandas' JSON writer rather
+    than row by row through pydantic: that takes a one-year page from ~3.5 ms to ~1.5 ms.
+    """
+    generation = reader.snapshot_info().generation
+    frame = reader.query(
+        _rows_sql(relation, columns), [ts_code, dates.start, dates.end, limit, offset]
+    )
+    count = len(frame)
+    rows = frame.to_json(orient="records", double_precision=15) if count else "[]"
+    if count == 0 and reader.query(known_sql, [ts_code]).empty:
+        raise UnknownSecurityError(ts_code)
+    envelope = {
+        "ts_code": ts_code,
+        "start_date": dates.start.isoformat(),
+        "end_date": dates.end.isoformat(),
+        "limit": limit,
+        "offset": offset,
+        "count": count,
+        "snapshot_generation": generation,
+        **extra,
+    }
+    return Response(json.dumps(envelope)[:-1] + f', "rows": {rows}}}', media_type=JSON)
+
+
+def _bars(
+    reader: WarehouseReader,
+    relation: str,
+    ts_code: str,
+    dates: DateRange,
+    limit: int,
+    offset: int,
+    known_sql: str = STOCKS_SQL,
+    adj: Adjustment | None = None,
+) -> Response:
+    columns = BAR_COLUMNS + (["adj_factor"] if adj else [])
+    extra = {"adj": adj.value if adj else None}
+    return _page(reader, relation, columns, ts_code, dates, limit, offset, known_sql, **extra)
+
+
+@router.get("/daily", response_model=BarsPage)
+def daily(
+    reader: ReaderDep,
+    ts_code: TsCode,
+    dates: DateRangeDep,
+    adj: Annotated[
+        Adjustment | None,
+        Query(description="qfq: forward-adjusted, hfq: back-adjusted, omitted: unadjusted"),
+    ] = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> Response:
+    """Daily bars of one stock, unadjusted or adjusted (Tushare's qfq/hfq definitions)."""
+    relation = {None: "normalized_daily", Adjustment.qfq: "daily_qfq", Adjustment.hfq: "daily_hfq"}
+    return _bars(reader, relation[adj], ts_code, dates, limit, offset, adj=adj)
+
+
+@router.get("/weekly", response_model=BarsPage)
+def weekly(
+    reader: ReaderDep, ts_code: TsCode, dates: DateRangeDep, limit: Limit = 1000, offset: Offset = 0
+) -> Response:
+    """Weekly bars of one stock (trade_date is the week's last trading day)."""
+    return _bars(reader, "normalized_weekly", ts_code, dates, limit, offset)
+
+
+@router.get("/monthly", response_model=BarsPage)
+def monthly(
+    reader: ReaderDep, ts_code: TsCode, dates: DateRangeDep, limit: Limit = 1000, offset: Offset = 0
+) -> Response:
+    """Monthly bars of one stock (trade_date is the month's last trading day)."""
+    return _bars(reader, "normalized_monthly", ts_code, dates, limit, offset)
+
+
+@router.get("/index_daily", response_model=BarsPage)
+def index_daily(
+    reader: ReaderDep, ts_code: TsCode, dates: DateRangeDep, limit: Limit = 1000, offset: Offset = 0
+) -> Response:
+    """Daily bars of one index (e.g. 000300.SH)."""
+    return _bars(reader, "normalized_index_daily", ts_code, dates, limit, offset, INDICES_SQL)
+
+
+@router.get("/daily_basic", response_model=DailyBasicPage)
+def daily_basic(
+    reader: ReaderDep, ts_code: TsCode, dates: DateRangeDep, limit: Limit = 1000, offset: Offset = 0
+) -> Response:
+    """Daily valuation and share-count indicators of one stock."""
+    return _page(
+        reader, "normalized_daily_basic", BASIC_COLUMNS, ts_code, dates, limit, offset, STOCKS_SQL
+    )
