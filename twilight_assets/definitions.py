@@ -1,6 +1,6 @@
 """The one place the Dagster code location is assembled; nothing is defined here."""
 
-from dagster import Definitions
+from dagster import Definitions, multiprocess_executor
 
 from twilight_assets.checks import checks
 from twilight_assets.financials import assets as financial_assets
@@ -15,6 +15,10 @@ from twilight_assets.reference import assets as reference_assets
 from twilight_assets.reference import schedules as reference_schedules
 from twilight_resources.tushare import TushareResource
 from twilight_resources.warehouse import DuckDBWarehouseIOManager
+
+# Steps mostly wait on the shared upstream budget, not the CPU: letting every raw step of a run
+# fetch at once keeps the budget busy while other steps normalize and write.
+executor = multiprocess_executor.configured({"max_concurrent": 6})
 
 defs = Definitions(
     assets=[
@@ -31,5 +35,6 @@ defs = Definitions(
     ],
     sensors=financial_sensors.sensors,
     asset_checks=[*checks, *financial_checks.checks],
+    executor=executor,
     resources={"tushare": TushareResource(), "io_manager": DuckDBWarehouseIOManager()},
 )

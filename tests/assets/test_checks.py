@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 from dagster import (
     AssetCheckResult,
-    AssetChecksDefinition,
     AssetSelection,
     DagsterInstance,
     Definitions,
@@ -156,11 +155,6 @@ def write(frames: Mapping[str, pd.DataFrame]) -> None:
         writer.write(f"normalized_{api}", batch)
 
 
-def check_id(check: AssetChecksDefinition) -> str:
-    (check_key,) = check.check_keys
-    return f"{check_key.asset_key.path[-1]}.{check_key.name}"
-
-
 def run_checks() -> dict[str, AssetCheckResult]:
     """Every check, invoked directly, keyed ``<api>.<check name>``.
 
@@ -170,9 +164,9 @@ def run_checks() -> dict[str, AssetCheckResult]:
     with DagsterInstance.ephemeral() as instance:
         context = build_asset_check_context(instance=instance)
         for check in checks:
-            result = check(context)
-            assert isinstance(result, AssetCheckResult)
-            results[check_id(check)] = result
+            for result in check(context):
+                assert isinstance(result, AssetCheckResult) and result.asset_key is not None
+                results[f"{result.asset_key.path[-1]}.{result.check_name}"] = result
     return results
 
 
@@ -187,11 +181,14 @@ def meta(result: AssetCheckResult, name: str) -> object:
 def test_one_non_blocking_check_per_kind_and_table() -> None:
     found: dict[str, set[str]] = {}
     for check in checks:
-        (spec,) = check.check_specs
-        assert not spec.blocking and spec.asset_key.path[0] == "normalized"
-        found.setdefault(spec.name, set()).add(spec.asset_key.path[-1])
+        tables = {spec.asset_key for spec in check.check_specs}
+        assert len(tables) == 1, "one step per table"
+        for spec in check.check_specs:
+            assert not spec.blocking and spec.asset_key.path[0] == "normalized"
+            found.setdefault(spec.name, set()).add(spec.asset_key.path[-1])
     assert found == EXPECTED_CHECKS
-    assert len(checks) == sum(map(len, EXPECTED_CHECKS.values()))
+    specs = [spec for check in checks for spec in check.check_specs]
+    assert len(specs) == sum(map(len, EXPECTED_CHECKS.values()))
 
 
 def test_checks_run_in_a_dagster_job_beside_the_real_assets(twilight_home: Path) -> None:
@@ -204,7 +201,7 @@ def test_checks_run_in_a_dagster_job_beside_the_real_assets(twilight_home: Path)
     defs.resolve_implicit_global_asset_job_def()
     result = defs.resolve_job_def("checks_only").execute_in_process()
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == len(checks)
+    assert len(evaluations) == sum(len(list(c.check_specs)) for c in checks)
     assert all(e.passed and "no rows yet" in str(e.description) for e in evaluations)
 
 

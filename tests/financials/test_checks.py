@@ -30,7 +30,7 @@ def filled(
 
 def test_every_financial_check_passes(filled: None) -> None:
     results = {
-        (kind.name, api): run_probe(table_spec(f"normalized_{api}"), kind.probe)
+        (kind.name, api): run_probe(table_spec(f"normalized_{api}"), kind.probe, kind.name)
         for kind in fc.KINDS
         for api in kind.apis
     }
@@ -44,5 +44,7 @@ def test_every_financial_check_passes(filled: None) -> None:
 def test_checks_catch_faults(filled: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fc, "BALANCE_ABS_TOL", -1.0)  # a zero gap now exceeds the tolerance
     monkeypatch.setattr(fc, "BALANCE_REL_TOL", 0.0)
-    result = run_probe(table_spec("normalized_balancesheet"), fc.balance_sheet_balances)
+    result = run_probe(
+        table_spec("normalized_balancesheet"), fc.balance_sheet_balances, "balances"
+    )
     assert not result.passed and "balance sheet(s)" in (result.description or "")

@@ -16,7 +16,7 @@ from twilight_assets.checks import (
     _offenders,
     _scalar,
     _verdict,
-    build_check,
+    build_checks,
     primary_key_unique,
     required_not_null,
 )
@@ -114,6 +114,4 @@ KINDS = (
               ("forecast", "express")),
 )
 
-checks: list[AssetChecksDefinition] = [
-    build_check(api, kind) for kind in KINDS for api in kind.apis
-]
+checks: list[AssetChecksDefinition] = build_checks(KINDS)
