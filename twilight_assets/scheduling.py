@@ -75,32 +75,24 @@ def table_job(name: str, apis: list[str]) -> UnresolvedAssetJobDefinition:
     return define_asset_job(name, AssetSelection.assets(*keys))
 
 
-def calendar_schedule(
+Decide = Callable[[ScheduleEvaluationContext, date], "RunRequest | SkipReason"]
+
+
+def market_schedule(
     name: str,
     job: UnresolvedAssetJobDefinition | JobDefinition,
-    cron: str,
-    pick: Picker,
+    cron: str | list[str],
     description: str,
-    partitions: DynamicPartitionsDefinition | None = None,
+    decide: Decide,
 ) -> ScheduleDefinition:
-    """A schedule whose tick date picks one partition of a calendar-driven partition set."""
+    """A schedule in market time that honours the scheduler switch; ``decide`` gets the tick's
+    market date and returns the run to request or the reason to skip."""
 
     def evaluate(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
-        settings = get_settings()
-        if not settings.scheduler_enabled:
+        if not get_settings().scheduler_enabled:
             return SkipReason("schedules are switched off (TWILIGHT_SCHEDULER_ENABLED=false)")
         tick = context.scheduled_execution_time
-        day = market_today(tick) if tick else market_today()
-        cal = load_calendar(settings)
-        picked = pick(day, cal)
-        if isinstance(picked, SkipReason):
-            return picked
-        if partitions is None:
-            return RunRequest(run_key=f"{name}:{to_key(day)}")
-        assert partitions.name is not None
-        if not context.instance.has_dynamic_partition(partitions.name, picked):
-            context.instance.add_dynamic_partitions(partitions.name, [picked])
-        return RunRequest(run_key=f"{name}:{picked}", partition_key=picked)
+        return decide(context, market_today(tick) if tick else market_today())
 
     return ScheduleDefinition(
         name=name,
@@ -111,3 +103,27 @@ def calendar_schedule(
         default_status=DefaultScheduleStatus.RUNNING,
         description=description,
     )
+
+
+def calendar_schedule(
+    name: str,
+    job: UnresolvedAssetJobDefinition | JobDefinition,
+    cron: str,
+    pick: Picker,
+    description: str,
+    partitions: DynamicPartitionsDefinition | None = None,
+) -> ScheduleDefinition:
+    """A schedule whose tick date picks one partition of a calendar-driven partition set."""
+
+    def decide(context: ScheduleEvaluationContext, day: date) -> RunRequest | SkipReason:
+        picked = pick(day, load_calendar(get_settings()))
+        if isinstance(picked, SkipReason):
+            return picked
+        if partitions is None:
+            return RunRequest(run_key=f"{name}:{to_key(day)}")
+        assert partitions.name is not None
+        if not context.instance.has_dynamic_partition(partitions.name, picked):
+            context.instance.add_dynamic_partitions(partitions.name, [picked])
+        return RunRequest(run_key=f"{name}:{picked}", partition_key=picked)
+
+    return market_schedule(name, job, cron, description, decide)

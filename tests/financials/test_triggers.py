@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,6 @@ from dagster import (
     DagsterInstance,
     RunRequest,
     SkipReason,
-    build_schedule_context,
     build_sensor_context,
 )
 from dagster._core.storage.tags import (
@@ -19,29 +18,12 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from tests.schedule_ticks import at, tick
 from twilight_assets.definitions import defs
 from twilight_assets.financials.sensors import evaluate, new_disclosures_sensor
 from twilight_assets.runner import materialize_tables
-from twilight_resources.calendar import MARKET_TZ
 from twilight_resources.settings import get_settings, reset_settings
 from twilight_sim.server import SimServer
-
-
-def tick(name: str, instance: DagsterInstance, when: datetime) -> RunRequest | SkipReason:
-    schedule = defs.resolve_schedule_def(name)
-    context = build_schedule_context(
-        instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()
-    )
-    result = schedule.evaluate_tick(context)
-    if result.run_requests:
-        assert len(result.run_requests) == 1
-        return result.run_requests[0]
-    assert result.skip_message is not None
-    return SkipReason(result.skip_message)
-
-
-def at(day: str, hour: int) -> datetime:
-    return datetime.strptime(day, "%Y%m%d").replace(hour=hour, tzinfo=MARKET_TZ)
 
 
 @pytest.mark.parametrize("name", ["disclosure_calendar_refresh", "financials_full_scan"])

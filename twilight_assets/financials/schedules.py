@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import date
 
 from dagster import (
-    DefaultScheduleStatus,
     RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
@@ -29,9 +28,8 @@ from dagster._core.storage.tags import (
 from twilight_assets.financials.assets import STATEMENT_TABLES
 from twilight_assets.financials.periods import open_periods
 from twilight_assets.partitions import report_periods
-from twilight_assets.scheduling import table_job
-from twilight_resources.calendar import MARKET_TZ, market_today, to_key
-from twilight_resources.settings import get_settings
+from twilight_assets.scheduling import market_schedule, table_job
+from twilight_resources.calendar import MARKET_TZ, to_key
 
 disclosure_job = table_job("disclosure_calendar", ["disclosure_date"])
 statements_job = table_job("financial_statements", list(STATEMENT_TABLES))
@@ -61,11 +59,8 @@ def period_schedule(
 ) -> ScheduleDefinition:
     """A schedule requesting the open report periods of its tick's date."""
 
-    def evaluate(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
-        if not get_settings().scheduler_enabled:
-            return SkipReason("schedules are switched off (TWILIGHT_SCHEDULER_ENABLED=false)")
+    def decide(context: ScheduleEvaluationContext, day: date) -> RunRequest | SkipReason:
         tick = context.scheduled_execution_time
-        day = market_today(tick) if tick else market_today()
         stamp = tick.astimezone(MARKET_TZ).strftime("%Y%m%dT%H%M") if tick else to_key(day)
         request = open_period_request(name, day, stamp)
         if isinstance(request, RunRequest):
@@ -75,16 +70,7 @@ def period_schedule(
                 context.instance.add_dynamic_partitions(report_periods.name, missing)
         return request
 
-    return ScheduleDefinition(
-        name=name,
-        job=job,
-        cron_schedule=cron,
-        execution_timezone=str(MARKET_TZ),
-        execution_fn=evaluate,
-        default_status=DefaultScheduleStatus.RUNNING,
-        description=description,
-    )
-
+    return market_schedule(name, job, cron, description, decide)
 
 schedules = [
     period_schedule(
