@@ -89,22 +89,33 @@ def by_end_date(api: str) -> Planner:
     return plan
 
 
-def reported_stocks(settings: TwilightSettings, periods: Sequence[str]) -> dict[str, list[str]]:
-    """Per period, the stocks whose actual disclosure the stored calendar shows."""
+Seen = dict[str, dict[str, str]]  # period -> ts_code -> actual disclosure date
+
+
+def actual_disclosures(settings: TwilightSettings, periods: Sequence[str]) -> Seen:
+    """Stored actual disclosures of ``periods``, from the published snapshot."""
     from twilight_resources.warehouse import WarehouseReader
     from twilight_resources.warehouse.snapshots import read_pointer
 
-    if read_pointer(settings.warehouse_file) is None:
+    if read_pointer(settings.warehouse_file) is None or not periods:
         return {}
     with WarehouseReader.from_settings(settings, pool_size=1) as reader:
         frame = reader.query(
-            "SELECT strftime(end_date, '%Y%m%d') AS period, ts_code "
-            "FROM normalized_disclosure_date WHERE actual_date IS NOT NULL "
-            "AND list_contains(CAST(? AS VARCHAR[]), strftime(end_date, '%Y%m%d')) "
-            "ORDER BY period, ts_code",
+            "SELECT strftime(end_date, '%Y%m%d') AS period, ts_code, "
+            "strftime(actual_date, '%Y%m%d') AS actual FROM normalized_disclosure_date "
+            "WHERE actual_date IS NOT NULL "
+            "AND list_contains(CAST(? AS VARCHAR[]), strftime(end_date, '%Y%m%d'))",
             [list(periods)],
         )
-    return {p: list(g["ts_code"]) for p, g in frame.groupby("period")}
+    seen: Seen = {}
+    for period, code, actual in frame.itertuples(index=False, name=None):
+        seen.setdefault(period, {})[code] = actual
+    return seen
+
+
+def reported_stocks(settings: TwilightSettings, periods: Sequence[str]) -> dict[str, list[str]]:
+    """Per period, the stocks whose actual disclosure the stored calendar shows (sorted)."""
+    return {p: sorted(codes) for p, codes in actual_disclosures(settings, periods).items()}
 
 
 def financial_report(api: str) -> Planner:

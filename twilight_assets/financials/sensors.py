@@ -25,31 +25,10 @@ from dagster import (
 from twilight_assets.financials.assets import STATEMENT_TABLES
 from twilight_assets.financials.periods import open_periods
 from twilight_assets.financials.schedules import statements_job
+from twilight_assets.planners import Seen, actual_disclosures
 from twilight_resources.calendar import to_key
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.tushare.resource import upstream_today
-from twilight_resources.warehouse import WarehouseReader
-from twilight_resources.warehouse.snapshots import read_pointer
-
-Seen = dict[str, dict[str, str]]  # period -> ts_code -> actual_date
-
-
-def actual_disclosures(settings: TwilightSettings, periods: list[str]) -> Seen:
-    """Stored actual disclosures of ``periods``."""
-    if read_pointer(settings.warehouse_file) is None or not periods:
-        return {}
-    with WarehouseReader.from_settings(settings, pool_size=1) as reader:
-        frame = reader.query(
-            "SELECT strftime(end_date, '%Y%m%d') AS period, ts_code, "
-            "strftime(actual_date, '%Y%m%d') AS actual FROM normalized_disclosure_date "
-            "WHERE actual_date IS NOT NULL "
-            "AND list_contains(CAST(? AS VARCHAR[]), strftime(end_date, '%Y%m%d'))",
-            [periods],
-        )
-    seen: Seen = {}
-    for period, code, actual in frame.itertuples(index=False, name=None):
-        seen.setdefault(period, {})[code] = actual
-    return seen
 
 
 def new_disclosures(current: Seen, acted: Seen) -> Seen:
