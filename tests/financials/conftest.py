@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, instance_for_test
+from dagster import AssetsDefinition, DagsterInstance, RunRequest, instance_for_test, materialize
 
+from twilight_assets.definitions import defs
 from twilight_resources.settings import reset_settings
 from twilight_sim.server import SimConfig, SimServer, start_simulator
 
@@ -44,3 +45,14 @@ def configure(
 def instance() -> Iterator[DagsterInstance]:
     with instance_for_test() as inst:
         yield inst
+
+
+def run_request(apis: Sequence[str], instance: DagsterInstance, request: RunRequest) -> bool:
+    """Run what a schedule or sensor asked for, with its config and tags, as the daemon would."""
+    assets = [a for a in defs.assets or [] if isinstance(a, AssetsDefinition)
+              and a.key.path[-1] in apis]
+    result = materialize(assets, instance=instance, resources=defs.resources,
+                         partition_key=request.partition_key,
+                         run_config=dict(request.run_config or {}), tags=dict(request.tags),
+                         raise_on_error=False)
+    return result.success

@@ -7,23 +7,20 @@ period mode on a fresh home, and the two warehouses must hold the same statement
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from dagster import (
-    AssetsDefinition,
     DagsterInstance,
     RunRequest,
     ScheduleDefinition,
     build_schedule_context,
     build_sensor_context,
-    materialize,
 )
 
-from tests.financials.conftest import T3
+from tests.financials.conftest import T3, run_request
 from twilight_assets.definitions import defs
 from twilight_assets.financials.schedules import schedules
 from twilight_assets.financials.sensors import new_disclosures_sensor
@@ -41,17 +38,8 @@ TABLES = ("disclosure_date", *T3)
 LINEAGE = ["source", "ingested_at", "raw_id"]
 
 
-def _assets(apis: Sequence[str]) -> list[AssetsDefinition]:
-    return [a for a in defs.assets or [] if isinstance(a, AssetsDefinition)
-            and a.key.path[-1] in apis]
-
-
 def _run(apis: Sequence[str], instance: DagsterInstance, request: RunRequest) -> None:
-    config: Mapping[str, Any] = request.run_config or {}
-    result = materialize(_assets(apis), instance=instance, resources=defs.resources,
-                         partition_key=request.partition_key, run_config=dict(config),
-                         tags=dict(request.tags))
-    assert result.success
+    assert run_request(apis, instance, request)
 
 
 def _scheduled(schedule: ScheduleDefinition, instance: DagsterInstance, tick: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from tests.financials.conftest import T3, run_request
 from tests.schedule_ticks import at, tick
 from twilight_assets.definitions import defs
 from twilight_assets.financials.sensors import evaluate, new_disclosures_sensor
@@ -97,3 +99,36 @@ def test_sensor_requests_only_newly_disclosed_stocks(
     assert [r.partition_key for r in later.run_requests or []] == ["20240331"]
     fresh = later.run_requests[0].run_config["ops"]["raw__income"]["config"]["ts_codes"]
     assert fresh and not set(fresh) & set(codes)
+
+
+def test_a_failed_statements_run_is_asked_again_until_it_succeeds(
+    sim: SimServer, configure: Callable[[Path, str], None], tmp_path: Path,
+    instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TWILIGHT_RETRY_ATTEMPTS", "0")  # fail at once, no backoff sleeps
+    configure(tmp_path / "home", "stock")
+    sim.set_clock("20240415T18:00")
+    materialize_tables(["trade_cal"], instance)
+    materialize_tables(["disclosure_date"], instance)
+    first = new_disclosures_sensor(build_sensor_context(instance=instance))
+    request = next(r for r in first.run_requests or [] if r.partition_key == "20240331")
+
+    sim.set_faults({"error_rate": 1.0, "apis": ["income"]})
+    try:
+        assert not run_request(T3, instance, request)
+    finally:
+        sim.set_faults(None)
+    retry = new_disclosures_sensor(build_sensor_context(instance=instance, cursor=first.cursor))
+    asked = [r for r in retry.run_requests or [] if r.partition_key == "20240331"]
+    assert len(asked) == 1, "the failed period is asked again"
+    assert asked[0].run_key != request.run_key  # a new run key, or Dagster would drop it
+    assert asked[0].run_config == request.run_config  # the same stocks
+
+    assert run_request(T3, instance, asked[0])
+    settled = new_disclosures_sensor(build_sensor_context(instance=instance, cursor=retry.cursor))
+    assert not settled.run_requests
+    # The other period's first request never ran: it is still awaited, not asked again.
+    assert "waiting for 1 run(s)" in str(settled.skip_reason)
+    done = json.loads(settled.cursor or "{}")["done"]
+    codes = request.run_config["ops"]["raw__income"]["config"]["ts_codes"]
+    assert set(done["20240331"]) == set(codes)

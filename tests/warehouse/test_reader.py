@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,30 @@ def test_threads_query_while_snapshots_switch(writer: WarehouseWriter, warehouse
             thread.join(timeout=30)
         assert not errors
         assert reader.query(COUNT)["n"].item() == 7
+
+
+def test_watching_reader_switches_in_the_background(
+    writer: WarehouseWriter, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer.write("normalized_daily", daily_rows(["a"], ["20240101"]))
+    opened_by: list[str] = []
+    real_init = reader_module._Pool.__init__
+
+    def recording_init(self: reader_module._Pool, *args: object) -> None:
+        opened_by.append(threading.current_thread().name)
+        real_init(self, *args)
+
+    monkeypatch.setattr(reader_module._Pool, "__init__", recording_init)
+    with WarehouseReader(warehouse, watch_interval=0.02) as reader:
+        assert reader.query(COUNT)["n"].item() == 1  # the first pool: opened on demand
+        for day in range(2, 5):
+            writer.write("normalized_daily", daily_rows(["a"], [f"202401{day:02d}"]))
+            deadline = time.monotonic() + 10
+            while reader.query(COUNT)["n"].item() < day and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert reader.query(COUNT)["n"].item() == day
+    assert opened_by[0] == threading.current_thread().name
+    assert opened_by[1:] and set(opened_by[1:]) == {"snapshot-watch"}
 
 
 def test_open_connection_outlives_its_deleted_snapshot(

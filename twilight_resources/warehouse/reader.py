@@ -2,10 +2,12 @@
 
 Readers never open the warehouse file: they query the newest published snapshot through a
 small pool of read-only connections, so they are never blocked by a writer and never block
-one. Each query first checks the snapshot pointer (one ``stat``); when it changed, a pool on
-the new snapshot is opened and swapped in, and the old pool closes once its running queries
-finish. A snapshot deleted between reading the pointer and opening it makes the reader re-read
-the pointer; if no newer one can be opened the reader keeps serving the one it has.
+one. When the pointer changes, a pool on the new snapshot is opened and swapped in, and the old
+pool closes once its running queries finish. Serving processes pass ``watch_interval``: a
+background thread then watches the pointer and opens new snapshots, so no request ever waits
+on opening (or closing) a database; without it, each query checks the pointer (one ``stat``).
+A snapshot deleted between reading the pointer and opening it makes the reader re-read the
+pointer; if no newer one can be opened the reader keeps serving the one it has.
 """
 
 from __future__ import annotations
@@ -76,6 +78,10 @@ class _Pool:
             self._close()
 
     def _close(self) -> None:
+        """Close in the background: freeing a database's buffers is no request's business."""
+        threading.Thread(target=self._close_now, name="snapshot-close", daemon=True).start()
+
+    def _close_now(self) -> None:
         while not self._idle.empty():
             self._idle.get_nowait().close()
         self._db.close()
@@ -92,6 +98,7 @@ class WarehouseReader:
         memory_limit: str = "256MB",
         threads: int = 1,
         open_attempts: int = 5,
+        watch_interval: float | None = None,
     ) -> None:
         self.warehouse = Path(warehouse)
         self._pool_size = pool_size
@@ -101,6 +108,13 @@ class WarehouseReader:
         self._pointer_stamp: tuple[int, int] | None = None
         self._switch = threading.Lock()
         self._closed = False
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        if watch_interval:
+            self._watcher = threading.Thread(
+                target=self._watch, args=(watch_interval,), name="snapshot-watch", daemon=True
+            )
+            self._watcher.start()
 
     @classmethod
     def from_settings(
@@ -136,22 +150,35 @@ class WarehouseReader:
                 time.sleep(0.01 * (attempt + 1))
         return None
 
-    def _current(self) -> _Pool:
-        """The pool to use now, switching to a newer snapshot if one was published."""
-        if self._closed:
-            raise RuntimeError("reader is closed")
+    def _refresh(self) -> None:
+        """Switch to the snapshot the pointer names, if it changed since the last look."""
         stamp = self._stamp()
         if stamp != self._pointer_stamp or self._pool is None:
             with self._switch:
-                if stamp != self._pointer_stamp or self._pool is None:
+                if (stamp != self._pointer_stamp or self._pool is None) and not self._closed:
                     self._switch_to(self._open_newest())
-                    if self._pool is not None:  # else retry on the next query
+                    if self._pool is not None:  # else retry on the next look
                         self._pointer_stamp = stamp
-        if self._pool is None:
+
+    def _watch(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self._refresh()
+            except Exception:  # keep watching; requests keep the snapshot they have
+                log.exception("could not switch to the newest snapshot of %s", self.warehouse)
+
+    def _current(self) -> _Pool:
+        """The pool to use now (switching here unless the watcher does it)."""
+        if self._closed:
+            raise RuntimeError("reader is closed")
+        if self._watcher is None or self._pool is None:
+            self._refresh()
+        pool = self._pool
+        if pool is None:
             raise SnapshotUnavailableError(
                 f"no snapshot of {self.warehouse} has been published yet"
             )
-        return self._pool
+        return pool
 
     def _switch_to(self, newest: _Pool | None) -> None:
         """Make ``newest`` current; the old pool closes when its last query ends."""
@@ -186,6 +213,9 @@ class WarehouseReader:
         return self.query(MISSING_SQL, [list(keys), table])["partition_key"].tolist()
 
     def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
         with self._switch:
             self._closed = True
             if self._pool is not None:
