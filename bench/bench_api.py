@@ -6,7 +6,8 @@ Builds a normalized_daily table of ``--base-rows`` synthetic rows (4000 stocks),
 starts ``twilight serve`` on loopback in its own session, and sends requests open-loop at
 ``--rate`` per second (latency counts from each request's scheduled time, so a stalled server
 shows up as latency rather than as a lower rate). The second phase repeats it while another
-process upserts a trading day per write and publishes a new snapshot after each one.
+process upserts a trading day per write and publishes a new snapshot after each one, at the
+batch niceness Dagster's steps run at.
 Target: p99 <= 10 ms, 0 errors. Every process it starts is stopped and reaped.
 """
 
@@ -37,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_warehouse import STOCKS, build_base, rows_for  # noqa: E402
 
 from twilight_resources.auth import TokenStore  # noqa: E402
+from twilight_resources.priority import lower_priority  # noqa: E402
+from twilight_resources.settings import get_settings  # noqa: E402
 from twilight_resources.warehouse import WarehouseWriter  # noqa: E402
 from twilight_resources.warehouse.snapshots import publish_snapshot  # noqa: E402
 
@@ -156,7 +159,11 @@ def load(
 
 
 def writer_loop(path: str, days: list[pd.Timestamp], stop_event: Event, out: mp.Queue) -> None:
-    """Upsert one trading day of every stock per write, publishing a snapshot after each."""
+    """Upsert one trading day of every stock per write, publishing a snapshot after each.
+
+    Runs at the batch niceness, as Dagster's steps do (TWILIGHT_BATCH_NICENESS).
+    """
+    lower_priority(get_settings().batch_niceness)
     writer = WarehouseWriter(path, memory_limit="1GB", threads=1, publish=True)
     rng = np.random.default_rng(2)
     writes, seconds = 0, []

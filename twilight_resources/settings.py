@@ -64,6 +64,8 @@ class TwilightSettings(BaseSettings):
     duckdb_read_threads: int = Field(1, ge=1)
     duckdb_write_memory_limit: str = "1GB"
     duckdb_write_threads: int = Field(2, ge=1)
+    # Batch work (Dagster steps) yields the CPU to the serving processes: their niceness.
+    batch_niceness: int = Field(10, ge=0, le=19)
 
     market_exchange: Literal["SSE", "SZSE"] = "SSE"
     alert_webhook_url: str | None = None

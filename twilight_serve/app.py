@@ -38,6 +38,9 @@ def market_now() -> datetime:
     return datetime.now(MARKET_TZ)
 
 
+WATCH_SECONDS = 0.25  # how soon a newly published snapshot is served
+
+
 def _generation(reader: WarehouseReader) -> Callable[[], int | None]:
     def current() -> int | None:
         try:
@@ -56,8 +59,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # 1. Bearer tokens: raises TokenStoreError (refusing to start) if the file takes no writes.
     state.tokens = TokenStore(settings.bearer_db_file)
     try:
-        # 2. The snapshot reader; a warehouse with no snapshot yet is served as 503s.
-        state.reader = WarehouseReader.from_settings(settings)
+        # 2. The snapshot reader; a warehouse with no snapshot yet is served as 503s. It opens
+        #    new snapshots in the background, so requests never wait on a switch.
+        state.reader = WarehouseReader.from_settings(settings, watch_interval=WATCH_SECONDS)
         try:
             # 3. Market state from the stored calendar (warns and counts as closed if absent).
             state.market = MarketStateResolver(state.reader, settings.market_exchange)

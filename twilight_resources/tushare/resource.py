@@ -10,6 +10,7 @@ from pydantic import PrivateAttr
 
 from twilight_resources.calendar import market_today
 from twilight_resources.embedded import EMBEDDED_TOKEN, ensure_simulator
+from twilight_resources.priority import lower_priority
 from twilight_resources.settings import REAL_TUSHARE_URL, TwilightSettings, get_settings
 from twilight_resources.tushare.budget import CallBudget, budget_key
 from twilight_resources.tushare.client import TushareClient
@@ -63,6 +64,7 @@ class TushareResource(ConfigurableResource):
     _client: TushareClient | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
+        lower_priority(get_settings().batch_niceness)
         self._client = client_from_settings()
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:

@@ -10,9 +10,16 @@ quarantined. Each output is one transaction that also records every partition it
 from __future__ import annotations
 
 import pandas as pd
-from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
+from dagster import (
+    ConfigurableIOManager,
+    InitResourceContext,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+)
 from pydantic import Field
 
+from twilight_resources.priority import lower_priority
 from twilight_resources.settings import get_settings
 from twilight_resources.warehouse.normalize import NormalizedBatch
 from twilight_resources.warehouse.schema import table_for_asset_key, table_spec
@@ -99,6 +106,9 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
         default=None, description="DuckDB threads; default: duckdb_write_threads."
     )
     preview_rows: int = Field(default=5, description="Rows shown in the output preview.")
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        lower_priority(get_settings().batch_niceness)
 
     def writer(self) -> WarehouseWriter:
         settings = get_settings()

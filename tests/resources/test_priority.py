@@ -1,0 +1,44 @@
+"""Dagster steps run at the batch niceness, so serving processes win the CPU."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import os
+import pandas as pd
+from dagster import asset, materialize
+from twilight_resources.warehouse import DuckDBWarehouseIOManager
+
+@asset(key=["raw", "trade_cal"])
+def probe() -> pd.DataFrame:
+    print("during", os.nice(0))
+    return pd.DataFrame()
+
+print("before", os.nice(0))
+materialize([probe], resources={"io_manager": DuckDBWarehouseIOManager()})
+"""
+
+
+def test_steps_run_at_the_batch_niceness(twilight_home: Path, monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:
+    monkeypatch.setenv("TWILIGHT_BATCH_NICENESS", "19")
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                         check=True, timeout=120)
+    lines = [line.split() for line in out.stdout.splitlines()]
+    seen = dict(words for words in lines if words[:1] in (["before"], ["during"]))
+    before, during = int(seen["before"]), int(seen["during"])
+    assert before < 19  # pytest runs at 0, or at the default batch niceness after a run
+    assert during == 19
+
+
+def test_lower_priority_never_raises_priority() -> None:
+    code = ("import os; from twilight_resources.priority import lower_priority; "
+            "os.nice(12); print(lower_priority(5), lower_priority(15))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.split() == ["12", "15"]
