@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -92,7 +93,11 @@ def test_a_new_snapshot_invalidates_the_cache(
     clock.now = market_time("20240731 16:00")
     price(client)
     assert price(client)["cached"] is True
-    publish_snapshot(served.settings().warehouse_file)
+    generation = publish_snapshot(served.settings().warehouse_file).generation
+    deadline = time.monotonic() + 10  # the reader switches in the background
+    while client.app.state.reader.snapshot_info().generation < generation:
+        assert time.monotonic() < deadline, "the new snapshot was never served"
+        time.sleep(0.02)
     assert price(client)["cached"] is False
 
 
