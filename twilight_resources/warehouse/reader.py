@@ -78,8 +78,12 @@ class _Pool:
             self._close()
 
     def _close(self) -> None:
-        """Close in the background: freeing a database's buffers is no request's business."""
-        threading.Thread(target=self._close_now, name="snapshot-close", daemon=True).start()
+        """Close in the background: freeing a database's buffers is no request's business.
+
+        Not a daemon thread: the interpreter waits for it at exit, as DuckDB must not be torn
+        down under a closing connection.
+        """
+        threading.Thread(target=self._close_now, name="snapshot-close").start()
 
     def _close_now(self) -> None:
         while not self._idle.empty():
