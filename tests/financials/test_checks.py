@@ -12,7 +12,9 @@ from twilight_assets.checks import run_probe
 from twilight_assets.financials import checks as fc
 from twilight_assets.financials.assets import TABLES
 from twilight_assets.runner import materialize_tables
-from twilight_resources.warehouse import table_spec
+from twilight_resources.settings import get_settings
+from twilight_resources.warehouse import publish_snapshot, table_spec
+from twilight_resources.warehouse.locking import connect_writable, write_lock
 from twilight_sim.server import SimServer
 
 
@@ -48,3 +50,36 @@ def test_checks_catch_faults(filled: None, monkeypatch: pytest.MonkeyPatch) -> N
         table_spec("normalized_balancesheet"), fc.balance_sheet_balances, "balances"
     )
     assert not result.passed and "balance sheet(s)" in (result.description or "")
+
+
+def _tamper(sql: str) -> None:
+    """Change the warehouse behind the writer's back, then publish it for the checks."""
+    warehouse = get_settings().warehouse_file
+    with write_lock(warehouse, 60):
+        conn = connect_writable(warehouse, {}, 60)
+        try:
+            conn.execute(sql)
+        finally:
+            conn.close()
+    publish_snapshot(warehouse)
+
+
+def test_a_disclosure_without_its_income_statement_fails(filled: None) -> None:
+    _tamper("DELETE FROM normalized_income WHERE (ts_code, end_date) IN "
+            "(SELECT ts_code, end_date FROM normalized_income ORDER BY ALL LIMIT 1)")
+    result = run_probe(table_spec("normalized_income"), fc.disclosures_have_income,
+                       "disclosures_have_income")
+    assert not result.passed
+    assert "without an income statement" in (result.description or "")
+    assert result.metadata["missing_statements"].value == 1
+
+
+def test_a_forecast_dated_after_its_report_fails(filled: None) -> None:
+    _tamper("UPDATE normalized_forecast SET ann_date = DATE '2099-01-01' WHERE (ts_code, end_date) "
+            "IN (SELECT f.ts_code, f.end_date FROM normalized_forecast f JOIN normalized_income "
+            "USING (ts_code, end_date) ORDER BY ALL LIMIT 1)")
+    result = run_probe(table_spec("normalized_forecast"), fc.announced_before_report,
+                       "announced_before_report")
+    assert not result.passed
+    assert "dated after the report" in (result.description or "")
+    assert result.metadata["late_announcements"].value >= 1
