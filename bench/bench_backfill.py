@@ -54,6 +54,26 @@ def dagster(selection: list[str], *extra: str) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def phases(started: float) -> dict[str, float]:
+    """Seconds from the command's start to the run's start, the fetch steps, and the end."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    instance = DagsterInstance.get()
+    run = instance.get_runs(limit=1)[0]
+    events = [r for r in instance.all_logs(run.run_id) if r.is_dagster_event]
+
+    def at(kind: DagsterEventType, prefix: str = "") -> list[float]:
+        return [r.timestamp - started for r in events if r.dagster_event
+                and r.dagster_event.event_type == kind and (r.step_key or "").startswith(prefix)]
+
+    return {
+        "run_start": min(at(DagsterEventType.RUN_START)),
+        "fetch_start": min(at(DagsterEventType.STEP_START, "raw__")),
+        "fetch_end": max(at(DagsterEventType.STEP_SUCCESS, "raw__")),
+        "run_end": max(at(DagsterEventType.RUN_SUCCESS)),
+    }
+
+
 def trade_dates() -> list[str]:
     from dagster import DagsterInstance
 
@@ -87,9 +107,10 @@ def main() -> None:
         httpx.post(f"http://127.0.0.1:{args.port}/_sim/reset")
         keys = sorted(k for k in trade_dates() if args.start <= k <= args.end)
         selection = [f"{layer}/{t}" for t in args.tables.split(",") for layer in LAYERS]
-        started = time.monotonic()
+        started, epoch = time.monotonic(), time.time()
         dagster(selection, "--partition-range", f"{keys[0]}...{keys[-1]}")
         wall = time.monotonic() - started
+        steps = phases(epoch)
         stats = httpx.get(f"http://127.0.0.1:{args.port}/_sim/stats").json()
     finally:
         os.killpg(sim.pid, signal.SIGTERM)
@@ -101,6 +122,13 @@ def main() -> None:
     print(f"upstream calls: {calls} ({stats['calls']}), rows: {stats['total_rows']}")
     print(f"errors answered by the upstream: {stats['errors'] or 0}")
     print(f"wall time: {wall:.1f} s; floor: {floor:.1f} s; ratio wall/floor: {wall / floor:.3f}")
+    fetch = steps["fetch_end"] - steps["fetch_start"]
+    print(
+        f"  command to run start {steps['run_start']:.1f} s, to first fetch step "
+        f"{steps['fetch_start']:.1f} s; fetch steps (with raw writes) {fetch:.1f} s "
+        f"(ratio {fetch / floor:.3f}); "
+        f"after fetching {wall - steps['fetch_end']:.1f} s (normalize, write, checks, exit)"
+    )
 
 
 if __name__ == "__main__":
