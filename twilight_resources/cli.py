@@ -120,6 +120,23 @@ def _cmd_token(args: argparse.Namespace, rest: list[str]) -> int:
     return 0
 
 
+def _cmd_mcp(args: argparse.Namespace, rest: list[str]) -> int:
+    """Run the MCP server: Tushare-shaped tools, warehouse first, live upstream otherwise."""
+    from twilight_serve.mcp import run_mcp
+
+    parser = argparse.ArgumentParser(prog="twilight mcp", description=_cmd_mcp.__doc__)
+    parser.add_argument(
+        "--transport",
+        choices=("stdio", "http"),
+        default="stdio",
+        help="stdio for desktop agent clients; http: streamable HTTP, bearer auth",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (http)")
+    parser.add_argument("--port", type=int, default=8765, help="port (http; 0 picks a free one)")
+    opts = parser.parse_args(rest)
+    return run_mcp(get_settings(), opts.transport, opts.host, opts.port)
+
+
 def _cmd_sim(args: argparse.Namespace, rest: list[str]) -> int:
     from twilight_sim.cli import main as sim_main
 
@@ -132,11 +149,12 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, list[str]], int]]] 
     "plan": ("print a backfill's upstream calls and minutes before running it", _cmd_plan),
     "serve": ("run the read API (`twilight serve --host --port`)", _cmd_serve),
     "token": ("create, revoke or list read-API bearer tokens", _cmd_token),
+    "mcp": ("run the MCP server (`twilight mcp --transport stdio|http --host --port`)", _cmd_mcp),
     "sim": ("run the simulated Tushare upstream in the foreground (`twilight sim -h`)", _cmd_sim),
 }
 
 
-RAW_ARGS = {"sim", "plan", "demo", "serve", "token"}  # these parse their own options
+RAW_ARGS = {"sim", "plan", "demo", "serve", "token", "mcp"}  # these parse their own options
 
 
 def build_parser() -> argparse.ArgumentParser:
