@@ -49,3 +49,20 @@ CREATE TABLE IF NOT EXISTS meta_table_state (
     sorted_rows BIGINT    NOT NULL,
     sorted_at   TIMESTAMP NOT NULL
 );
+
+-- Cross-source disagreements: the warehouse's normalized_daily against AKShare's bars of the same
+-- stock and day, one row per (day, stock, field) found apart, from the `cross_source` asset check
+-- after each daily refresh (one transaction under the writer lock, then published). A later
+-- check that finds the values agree again keeps the row with severity 'resolved'.
+CREATE TABLE IF NOT EXISTS quality_diff (
+    trade_date      DATE    NOT NULL,
+    ts_code         VARCHAR NOT NULL,
+    field           VARCHAR NOT NULL,  -- close, vol (lots) or amount (thousand CNY)
+    warehouse_value DOUBLE,            -- normalized_daily (Tushare, or AKShare when it filled)
+    akshare_value   DOUBLE,            -- AKShare's bar, converted to Tushare's units
+    rel_diff        DOUBLE,            -- |akshare - warehouse| / |warehouse|
+    severity        VARCHAR NOT NULL,  -- warning, critical, resolved, missing
+    checked_at      TIMESTAMP NOT NULL,
+    source          VARCHAR,           -- the compared source ('akshare')
+    PRIMARY KEY (trade_date, ts_code, field)
+);

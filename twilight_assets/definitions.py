@@ -2,6 +2,7 @@
 
 from dagster import Definitions, multiprocess_executor
 
+from twilight_assets import quality
 from twilight_assets.checks import checks
 from twilight_assets.financials import assets as financial_assets
 from twilight_assets.financials import checks as financial_checks
@@ -41,7 +42,7 @@ defs = Definitions(
         *financial_schedules.schedules,
     ],
     sensors=financial_sensors.sensors,
-    asset_checks=[*checks, *financial_checks.checks],
+    asset_checks=[*checks, *financial_checks.checks, *quality.checks],
     executor=executor,
     resources={"tushare": TushareResource(), "io_manager": DuckDBWarehouseIOManager()},
 )

@@ -12,8 +12,9 @@ from the spool. Together they make a rerun of an interrupted backfill spend no c
 
 import json
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pandas as pd
 from dagster import (
@@ -31,9 +32,9 @@ from dagster import (
 
 from twilight_assets.coverage import fetched_partitions
 from twilight_assets.planners import Planner
-from twilight_resources.settings import get_settings
+from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.spool import FetchSpool, prune_run_spools
-from twilight_resources.tushare import TushareRequest, TushareResource
+from twilight_resources.tushare import TushareClient, TushareRequest, TushareResource
 from twilight_resources.warehouse import NormalizedBatch, normalize_frame, table_spec
 from twilight_resources.warehouse.io_manager import PARTITION_KEYS_ATTR
 from twilight_resources.warehouse.writer import UNPARTITIONED
@@ -58,6 +59,23 @@ class FetchConfig(Config):
     ts_codes: list[str] = []
 
 
+class AlternateSource(Protocol):
+    """A second source for a table (AKShare for ``daily``): when and how it answers instead."""
+
+    def fetch(self, client: TushareClient, requests: list[TushareRequest]
+              ) -> Iterable[tuple[TushareRequest, pd.DataFrame]]:
+        """Answers of ``requests``, from Tushare or, where it cannot answer, from this source."""
+        ...
+
+    def provisional(self, settings: TwilightSettings, keys: set[str]) -> set[str]:
+        """Those of ``keys`` held only from this source: Tushare is asked for them again."""
+        ...
+
+    def normalize(self, table: str, raw: pd.DataFrame) -> NormalizedBatch:
+        """``normalize_frame``, keeping each row's source."""
+        ...
+
+
 @dataclass(frozen=True)
 class UpstreamTable:
     """What makes one Tushare API's asset pair different from the others."""
@@ -74,6 +92,8 @@ class UpstreamTable:
     extra_deps: tuple[str, ...] = field(default=())
     # The upstream's answer for a partition keeps changing: fetch it on every run.
     refresh: bool = False
+    # Another source for this table (fetch, provisional partitions, per-row source), e.g. AKShare.
+    alternate: AlternateSource | None = None
 
     @property
     def raw_key(self) -> AssetKey:
@@ -132,6 +152,9 @@ def fetch_partitions(
         spool = FetchSpool(settings.home / "spool")
     for req in table.plan(sorted(done), settings) if done else []:
         spool.drop(req.api_name, req.params)  # in the warehouse now: the spool copy is spent
+    if table.alternate is not None:  # held from the alternate source only: ask again
+        done -= table.alternate.provisional(settings, done)
+        todo = [k for k in keys if k not in done]
     spec = table_spec(f"raw_{table.api}")
     wanted = set(ts_codes)
     requests = [
@@ -147,7 +170,9 @@ def fetch_partitions(
             missing.append(req)
         else:
             frames.append(_label(spooled[0], req, table.partition_column, spooled[1]))
-    for req, frame in tushare.client.query_many(missing):
+    source = table.alternate.fetch if table.alternate is not None else None
+    answers = source(tushare.client, missing) if source else tushare.client.query_many(missing)
+    for req, frame in answers:
         fetched_at = spool.put(req.api_name, req.params, frame)
         frames.append(_label(frame, req, table.partition_column, fetched_at))
     frames = [f for f in frames if not f.empty]
@@ -219,7 +244,8 @@ def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
         description=f"{table.description} Typed, de-duplicated, primary-key upserted.",
     )
     def normalized_asset(context: AssetExecutionContext, raw: pd.DataFrame) -> NormalizedBatch:
-        batch = normalize_frame(f"normalized_{table.api}", raw)
+        normalize = table.alternate.normalize if table.alternate is not None else normalize_frame
+        batch = normalize(f"normalized_{table.api}", raw)
         if not batch.rejects.empty:
             context.log.warning(
                 "%d rows of %s rejected into quarantine, e.g. %s",

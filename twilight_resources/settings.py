@@ -77,6 +77,17 @@ class TwilightSettings(BaseSettings):
         default_factory=lambda: ["000001.SH", "000300.SH", "000905.SH", "399001.SZ", "399006.SZ"]
     )
 
+    # AKShare, the second source (twilight_resources/akshare): intraday quotes, cross-source
+    # verification, and daily bars when Tushare cannot answer (akshare_mode).
+    akshare_enabled: bool = True
+    akshare_base_url: str | None = None  # unset: the simulator in simulator mode, else Eastmoney
+    akshare_mode: Literal["off", "fallback", "prefer"] = "fallback"
+    akshare_timeout: float = Field(5.0, gt=0)
+    akshare_max_in_flight: int = Field(8, ge=1, le=64)
+    quality_diff_sample: int = Field(0, ge=0)  # stocks compared per check; 0 = all
+    quality_diff_warn: float = Field(0.001, ge=0)  # relative difference flagged as a warning
+    quality_diff_critical: float = Field(0.01, ge=0)  # ... and as critical (posted to the webhook)
+
     sim_seed: int = 20240101
     sim_stocks: int = Field(200, ge=1)
     sim_start_date: str = "20220101"
@@ -86,9 +97,16 @@ class TwilightSettings(BaseSettings):
     def _empty_token_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value
 
-    @field_validator("tushare_api_url")
+    @field_validator("akshare_base_url", mode="before")
     @classmethod
-    def _url_scheme(cls, value: str) -> str:
+    def _empty_url_is_none(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @field_validator("tushare_api_url", "akshare_base_url")
+    @classmethod
+    def _url_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")

@@ -19,10 +19,12 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
+from twilight_resources.akshare.settings import client_from_settings as akshare_client
 from twilight_resources.auth import TokenStore
 from twilight_resources.calendar import MARKET_TZ
 from twilight_resources.market_state import MarketStateResolver
 from twilight_resources.providers import ProviderRegistry, WarehouseLastCloseProvider
+from twilight_resources.providers.akshare import AkshareSpotProvider
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse import SnapshotUnavailableError, WarehouseReader
 from twilight_serve.audit import AuditLog
@@ -68,10 +70,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             # 4. Upstream call journal (/quality/audit), asset check results (/quality/checks).
             state.audit = AuditLog(settings.state_dir / "upstream.sqlite")
             state.checks = CheckResults(os.environ.get("DAGSTER_HOME"))
-            # 5-7. Quote cache, providers (warehouse last close; live providers register here),
-            # and the composer choosing between them.
+            # 5-7. Quote cache, providers (warehouse last close; AKShare's live quote while
+            # trading, unless TWILIGHT_AKSHARE_ENABLED=false), and the composer choosing.
             state.quote_cache = QuoteCache()
             state.providers = ProviderRegistry([WarehouseLastCloseProvider(state.reader)])
+            if settings.akshare_enabled:
+                # No upstream call here, and akshare is imported on the first quote: a missing
+                # akshare surfaces as "provider unavailable" then, and /price falls back.
+                client = akshare_client(settings, lazy=True)
+                state.providers.register(AkshareSpotProvider(client, state.clock))
             state.composer = QuoteComposer(
                 state.providers, state.market, state.quote_cache, _generation(state.reader)
             )

@@ -106,6 +106,7 @@ class PriceQuote(BaseModel):
     stale: bool = Field(description="a newer price exists (or the market is trading)")
     cached: bool
     market_phase: str
+    note: str | None = Field(None, description="why a preferred source did not answer")
 
 
 class TableFreshness(BaseModel):

@@ -36,6 +36,7 @@ class ComposedQuote:
     fetched_at: datetime
     expires_at: datetime
     cached: bool = False
+    note: str | None = None  # why a preferred source did not answer
 
 
 class QuoteUnavailableError(RuntimeError):
@@ -102,24 +103,40 @@ class QuoteComposer:
         return composed
 
     def _compose(self, ts_code: str, state: MarketState) -> ComposedQuote:
+        failures: list[str] = []
         if state.is_trading:
-            live = self._first(Capability.INTRADAY_QUOTE, ts_code, state)
+            live = self._first(Capability.INTRADAY_QUOTE, ts_code, state, failures)
             if live is not None:
                 return self._composed(live, state, stale=False)
-        close = self._first(Capability.LAST_CLOSE, ts_code, state)
+            if not failures:
+                failures.append("no live provider registered")
+        close = self._first(Capability.LAST_CLOSE, ts_code, state, failures)
         if close is None:
-            raise QuoteUnavailableError(f"no provider has a price for {ts_code} now")
+            raise QuoteUnavailableError(
+                f"no provider has a price for {ts_code} now"
+                + (f" ({'; '.join(failures)})" if failures else "")
+            )
         behind = state.last_close_date is not None and close.trade_date < state.last_close_date
-        return self._composed(close, state, stale=state.is_trading or behind)
+        note = "; ".join(failures) or None
+        return self._composed(close, state, stale=state.is_trading or behind, note=note)
 
-    def _first(self, capability: Capability, ts_code: str, state: MarketState) -> Quote | None:
+    def _first(
+        self, capability: Capability, ts_code: str, state: MarketState, failures: list[str]
+    ) -> Quote | None:
         for provider in self._registry.select(capability, state.phase):
             try:
                 return provider.quote(ts_code)
-            except ProviderUnavailableError:
+            except ProviderUnavailableError as exc:
+                failures.append(f"{provider.name}: {exc}")
                 continue
         return None
 
     @staticmethod
-    def _composed(quote: Quote, state: MarketState, stale: bool) -> ComposedQuote:
-        return ComposedQuote(quote, state, stale, state.at, cache_expiry(state))
+    def _composed(
+        quote: Quote, state: MarketState, stale: bool, note: str | None = None
+    ) -> ComposedQuote:
+        expires = cache_expiry(state)
+        if note is not None and state.is_trading:
+            # A fallback while trading is retried as soon as a live answer could be cached.
+            expires = min(expires, state.at + LIVE_TTL)
+        return ComposedQuote(quote, state, stale, state.at, expires, note=note)

@@ -1,4 +1,4 @@
-"""Admin endpoints under ``/_sim/``: health, stats, reset, faults, clock, config, apis.
+"""Admin endpoints under ``/_sim/``: health, stats, reset, faults, clock, config, apis, akshare.
 
 GET reads a setting, POST changes it (JSON body); errors answer 400 with a message.
 """
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from twilight_sim.akshare import AkshareFaults
 from twilight_sim.apis import HANDLERS
 from twilight_sim.fields import ROW_CAPS, default_fields, field_names
 from twilight_sim.service import SimRequest, SimResponse
@@ -74,8 +75,15 @@ def _apis(server: SimServer, request: SimRequest) -> object:
                   "row_cap": ROW_CAPS[api]} for api in sorted(HANDLERS)}
 
 
+def _akshare(server: SimServer, request: SimRequest) -> object:
+    """The Eastmoney side's faults: down, latency_ms, disagreements (injected cross-source)."""
+    if request.method == "POST":
+        return server.eastmoney.configure(AkshareFaults(**_body(request))).model_dump()
+    return server.eastmoney.faults.model_dump()
+
+
 ENDPOINTS = {"health": _health, "stats": _stats, "reset": _reset, "faults": _faults,
-             "clock": _clock, "config": _config, "apis": _apis}
+             "clock": _clock, "config": _config, "apis": _apis, "akshare": _akshare}
 POST_ONLY = {"reset"}
 
 

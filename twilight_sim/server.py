@@ -1,7 +1,9 @@
 """The HTTP server: a stdlib threading server on loopback, routing by method and path regex.
 
 Tushare Pro requests are answered at ``/``, ``/{api_name}`` and ``/dataapi/{api_name}`` (the
-``tushare`` SDK posts to ``<url>/{api_name}``); admin endpoints live under ``/_sim/``. Other
+``tushare`` SDK posts to ``<url>/{api_name}``); Eastmoney's ``/api/qt/...`` quote endpoints
+(what ``akshare`` calls, see :mod:`twilight_sim.akshare`) on the same market; admin endpoints
+live under ``/_sim/``. Other
 protocols can be mounted on the same market with :meth:`SimServer.add_route`.
 """
 
@@ -19,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from twilight_sim import admin
+from twilight_sim.akshare import EastmoneyService
 from twilight_sim.faults import FaultConfig, FaultInjector
 from twilight_sim.market import Market
 from twilight_sim.service import AccessPolicy, SimRequest, SimResponse, TushareService
@@ -117,6 +120,9 @@ class SimServer:
             ("POST", re.compile(r"^/_sim/(?P<name>\w+)/?$"), self._admin),
             ("POST", TUSHARE_PATH, lambda req, m: self.tushare.handle(req, m.group("api"))),
         ]
+        # Eastmoney's quote endpoints (what `akshare` calls), answered from the same market.
+        self.eastmoney = EastmoneyService(self.market, self.stats_recorder)
+        self.eastmoney.mount(self)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 

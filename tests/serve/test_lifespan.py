@@ -30,7 +30,7 @@ def test_components_built_once_and_torn_down(settings: TwilightSettings) -> None
     with TestClient(app) as client:
         assert client.get("/healthz").json()["status"] == "ok"
         built = {name: getattr(app.state, name) for name in COMPONENTS}
-        assert app.state.providers.names() == ["warehouse"]
+        assert app.state.providers.names() == ["warehouse", "akshare"]  # akshare not imported
         assert client.get("/healthz").status_code == 200
         assert {name: getattr(app.state, name) for name in COMPONENTS} == built
     assert app.state.providers.names() == []  # torn down

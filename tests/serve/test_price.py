@@ -152,4 +152,6 @@ def test_warehouse_provider_declares_last_close(client: TestClient) -> None:
     assert client.app.state.providers.select(Capability.LAST_CLOSE, Phase.MORNING)[0].name == (
         provider.name
     )
-    assert client.app.state.providers.select(Capability.INTRADAY_QUOTE, Phase.MORNING) == []
+    live = client.app.state.providers.select(Capability.INTRADAY_QUOTE, Phase.MORNING)
+    assert [p.name for p in live] == ["akshare"]  # AKShare's quote, registered by default
+    assert client.app.state.providers.select(Capability.INTRADAY_QUOTE, Phase.AFTER_CLOSE) == []

@@ -222,3 +222,14 @@ def test_repeated_keys_in_one_frame_last_row_wins(writer: WarehouseWriter, wareh
     result = writer.write("normalized_daily", rows)
     assert (result.rows, result.inserted) == (1, 1)
     assert query(warehouse, "SELECT close FROM normalized_daily")["close"].tolist() == [3.0]
+
+
+def test_only_rows_with_a_new_column_carry_it(writer: WarehouseWriter, warehouse: Path) -> None:
+    """Answers joined in one frame: a row whose answer lacked the new column stores NULL."""
+    raw = read_raw_csv(FIXTURES / "daily" / "600519.SH_jennyfzz.csv").head(2)
+    raw["partition_key"] = "20241231"
+    raw["surprise"] = ["drift", None]
+    writer.write("raw_daily", raw, ["20241231"])
+    extras = query(warehouse, "SELECT extra_fields FROM raw_daily ORDER BY raw_id")
+    assert extras["extra_fields"].iloc[0] == '{"surprise":"drift"}'
+    assert pd.isna(extras["extra_fields"].iloc[1])

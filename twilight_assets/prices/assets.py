@@ -5,14 +5,19 @@ from __future__ import annotations
 from twilight_assets.factory import UpstreamTable, build_table_assets
 from twilight_assets.partitions import month_ends, trade_dates, week_ends
 from twilight_assets.planners import by_trade_date
+from twilight_assets.prices.fallback import AkshareFallback, count_sources
 
 TABLES = [
     UpstreamTable(
         api="daily",
         group="prices",
-        description="Unadjusted daily bars: one row per stock and trading day (none if suspended).",
+        description="Unadjusted daily bars: one row per stock and trading day (none if suspended). "
+        "Filled from AKShare (source='akshare') when Tushare cannot answer, per "
+        "TWILIGHT_AKSHARE_MODE; a later Tushare refresh replaces those rows.",
         plan=by_trade_date("daily"),
         partitions=trade_dates,
+        after_normalize=count_sources,
+        alternate=AkshareFallback(),
     ),
     UpstreamTable(
         api="adj_factor",

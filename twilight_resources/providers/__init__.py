@@ -1,6 +1,11 @@
-"""Quote providers, chosen by capability and market state (see :mod:`.base`)."""
+"""Quote providers, chosen by capability and market state (see :mod:`.base`).
+
+The AKShare providers live in :mod:`.akshare`, imported from there (not re-exported here: the
+AKShare client imports this package's errors).
+"""
 
 from twilight_resources.providers.base import (
+    BarProvider,
     Capability,
     ProviderRegistry,
     ProviderUnavailableError,
@@ -11,6 +16,7 @@ from twilight_resources.providers.base import (
 from twilight_resources.providers.warehouse import WarehouseLastCloseProvider
 
 __all__ = [
+    "BarProvider",
     "Capability",
     "ProviderRegistry",
     "ProviderUnavailableError",

@@ -2,7 +2,8 @@
 
 Providers declare what they can answer (capabilities) and in which market phases they are
 worth asking; the composer asks the registry instead of naming sources, so a live intraday
-provider (AKShare, a later issue) plugs in by registering, with no change to the composer.
+provider (AKShare) plugs in by registering, with no change to the composer. Bar providers
+(:class:`BarProvider`) answer daily bars for the fallback and the cross-source check.
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
+import pandas as pd
+
 from twilight_resources.market_state import Phase
 
 
 class Capability(StrEnum):
     INTRADAY_QUOTE = "intraday_quote"  # a price during trading hours
     LAST_CLOSE = "last_close"  # the close of the newest finished session
+    DAILY_BARS = "daily_bars"  # unadjusted daily bars in Tushare's names and units
+    DAILY_BARS_QFQ = "daily_bars_qfq"  # forward-adjusted daily bars
+    DAILY_BARS_HFQ = "daily_bars_hfq"  # backward-adjusted daily bars
 
 
 class ProviderUnavailableError(RuntimeError):
@@ -52,22 +58,43 @@ class QuoteProvider(Protocol):
     def quote(self, ts_code: str) -> Quote: ...
 
 
+class BarProvider(Protocol):
+    name: str
+    capabilities: frozenset[Capability]
+    phases: frozenset[Phase]
+
+    def daily(self, ts_code: str, start: date, end: date, adjust: str = "") -> pd.DataFrame:
+        """Tushare ``daily`` rows (names and units) of one stock, newest first."""
+        ...
+
+
 class ProviderRegistry:
     """Providers in registration order (earlier = preferred)."""
 
     def __init__(self, providers: Iterable[QuoteProvider] = ()) -> None:
-        self._providers: list[QuoteProvider] = []
+        self._providers: list[QuoteProvider | BarProvider] = []
         for provider in providers:
             self.register(provider)
 
-    def register(self, provider: QuoteProvider) -> None:
+    def register(self, provider: QuoteProvider | BarProvider) -> None:
         if any(p.name == provider.name for p in self._providers):
             raise ValueError(f"a provider named {provider.name!r} is already registered")
         self._providers.append(provider)
 
     def select(self, capability: Capability, phase: Phase) -> list[QuoteProvider]:
         """Providers that can answer ``capability`` in ``phase``, preferred first."""
-        return [p for p in self._providers if capability in p.capabilities and phase in p.phases]
+        return [
+            p  # type: ignore[misc]
+            for p in self._providers
+            if capability in p.capabilities and phase in p.phases
+        ]
+
+    def first(self, capability: Capability) -> QuoteProvider | BarProvider:
+        """The preferred provider of ``capability`` in any phase (bars are not time-bound)."""
+        for provider in self._providers:
+            if capability in provider.capabilities:
+                return provider
+        raise ProviderUnavailableError(f"no provider registered for {capability.value}")
 
     def names(self) -> list[str]:
         return [p.name for p in self._providers]

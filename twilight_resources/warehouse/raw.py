@@ -59,10 +59,14 @@ def append_raw(
     if frame.empty:
         return counts
     first = allocate(conn, "raw_id", len(frame))
+    # Only the extras a row really has: answers joined with others that had a new column must
+    # not claim it as null, and a row with none stores NULL.
+    entries = ", ".join(
+        "{'k': '" + c.replace("'", "''") + f"', 'v': CAST({quote(c)} AS VARCHAR)}}" for c in extra
+    )
+    present = f"list_filter([{entries}], lambda e: e.v IS NOT NULL)"
     packed = (
-        "to_json(struct_pack("
-        + ", ".join(f"{quote(c)} := CAST({quote(c)} AS VARCHAR)" for c in extra)
-        + "))"
+        f"NULLIF(to_json(map_from_entries({present})), '{{}}')"
         if extra
         else "NULL"
     )

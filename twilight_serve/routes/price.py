@@ -14,10 +14,12 @@ router = APIRouter(tags=["price"], dependencies=[Depends(require_bearer)], respo
 
 @router.get("/price", response_model=PriceQuote)
 def price(composer: ComposerDep, now: NowDep, ts_code: TsCode) -> PriceQuote:
-    """Live while trading when a live provider is registered; else the warehouse's last close.
+    """While trading, AKShare's live quote (cached a few seconds); otherwise, or when it
+    fails, the warehouse's last close.
 
-    ``source`` names the provider that answered and ``stale`` says whether a newer price
-    exists (always true for a last close served during trading).
+    ``source`` names the provider that answered, ``as_of`` when its price was the market's,
+    ``stale`` whether a newer price exists (always true for a last close served during
+    trading), and ``note`` why a preferred source did not answer.
     """
     try:
         composed = composer.quote(ts_code, now)
@@ -35,4 +37,5 @@ def price(composer: ComposerDep, now: NowDep, ts_code: TsCode) -> PriceQuote:
         stale=composed.stale,
         cached=composed.cached,
         market_phase=composed.state.phase.value,
+        note=composed.note,
     )

@@ -50,7 +50,11 @@ CADENCE = {
     "normalized_index_weight": "M",
 }
 UNIT = {"D": "trading_days", "W": "weeks", "M": "months"}
-DIFF_NOTE = "no quality_diff table yet: cross-source comparison is a later issue"
+DIFF_NOTE = (
+    "no quality_diff table in this snapshot yet: it is written by the cross_source check of "
+    "normalized/daily after a daily refresh"
+)
+SEVERITIES = ("critical", "warning", "missing", "resolved")
 
 
 def _lag(calendar: TradingCalendar, cadence: str, last: str, upto: date | None) -> int | None:
@@ -127,13 +131,29 @@ def audit(
 def diff(
     reader: ReaderDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="most recent rows")] = 100,
+    severity: Annotated[
+        str | None, Query(pattern="^(critical|warning|missing|resolved)$", description="only")
+    ] = None,
+    ts_code: Annotated[str | None, Query(description="only this stock")] = None,
 ) -> Diffs:
-    """Cross-source disagreements, once a ``quality_diff`` table exists."""
+    """Cross-source disagreements (warehouse vs AKShare), newest day first, critical first.
+
+    One row per (trade_date, ts_code, field): both values in Tushare's units, the relative
+    difference and its severity; ``resolved`` rows were found apart once and agree now.
+    """
     exists = reader.query(
         "SELECT 1 FROM information_schema.tables WHERE table_name = 'quality_diff'"
     )
     if exists.empty:
         return Diffs(available=False, note=DIFF_NOTE, diffs=[])
-    frame = reader.query("SELECT * FROM quality_diff LIMIT ?", [limit])
+    frame = reader.query(
+        "SELECT trade_date, ts_code, field, warehouse_value, akshare_value, rel_diff, severity, "
+        "checked_at, source FROM quality_diff "
+        "WHERE (CAST($severity AS VARCHAR) IS NULL OR severity = $severity) "
+        "AND (CAST($ts_code AS VARCHAR) IS NULL OR ts_code = $ts_code) "
+        "ORDER BY trade_date DESC, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 "
+        "WHEN 'missing' THEN 2 ELSE 3 END, ts_code, field LIMIT $limit",
+        {"severity": severity, "ts_code": ts_code, "limit": limit},
+    )
     frame = frame.astype(object).where(frame.notna(), None)
     return Diffs(available=True, diffs=frame.to_dict("records"))

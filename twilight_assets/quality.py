@@ -1,0 +1,306 @@
+"""Cross-source verification: the warehouse's daily bars against AKShare's, after each refresh.
+
+For the trade dates of the run (or the newest stored one), every stock of ``normalized_daily``
+(or a stable sample of ``TWILIGHT_QUALITY_DIFF_SAMPLE`` stocks) is asked from AKShare, one
+``stock_zh_a_hist`` call per stock over the dates, and close, vol and amount are compared in
+Tushare's units. Disagreements go to ``quality_diff`` (an asset check has no output for the IO
+manager, so it writes one transaction under the writer lock and publishes a snapshot, as the
+writer does) and critical ones to ``TWILIGHT_ALERT_WEBHOOK_URL``;
+an unreachable webhook is logged and never fails the run. Rows the fallback filled from AKShare
+are skipped: comparing a source with itself proves nothing.
+"""
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+
+import httpx
+import numpy as np
+import pandas as pd
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
+
+from twilight_resources.akshare.client import AkshareUnavailableError
+from twilight_resources.akshare.settings import client_from_settings
+from twilight_resources.logs import redact, register_secret
+from twilight_resources.providers.akshare import AkshareDailyProvider
+from twilight_resources.settings import TwilightSettings, get_settings
+from twilight_resources.warehouse import SnapshotUnavailableError, WarehouseReader
+from twilight_resources.warehouse.io_manager import markdown_table
+from twilight_resources.warehouse.locking import connect_writable, write_lock
+from twilight_resources.warehouse.schema import apply_ddl, table_spec
+from twilight_resources.warehouse.snapshots import publish_locked
+from twilight_resources.warehouse.writer import WarehouseWriter
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("close", "vol", "amount")
+# Differences no source can avoid: prices to the fen, Eastmoney's whole lots against Tushare's
+# two decimals, amounts to the yuan (Tushare's thousand yuan with three decimals).
+ABS_TOL = {"close": 0.005, "vol": 0.5, "amount": 0.0015}
+DIFF_COLUMNS = (
+    "trade_date", "ts_code", "field", "warehouse_value", "akshare_value", "rel_diff", "severity",
+)  # fmt: skip
+WEBHOOK_TIMEOUT_S = 5.0
+
+
+def sample_codes(codes: Sequence[str], size: int) -> list[str]:
+    """All codes, or ``size`` of them chosen by a hash: the same stocks every run."""
+    ordered = sorted(set(codes))
+    if size <= 0 or size >= len(ordered):
+        return ordered
+    return sorted(sorted(ordered, key=lambda c: hashlib.sha256(c.encode()).hexdigest())[:size])
+
+
+def compare(
+    warehouse: pd.DataFrame, akshare: pd.DataFrame, warn: float, critical: float
+) -> pd.DataFrame:
+    """Disagreeing (day, stock, field) rows; a bar AKShare lacks is a ``missing`` row."""
+    keys = ["ts_code", "trade_date"]
+    merged = warehouse[[*keys, *FIELDS]].merge(
+        akshare[[*keys, *FIELDS]], on=keys, how="left", suffixes=("_w", "_a"), indicator=True
+    )
+    rows = []
+    for field in FIELDS:
+        w, a = merged[f"{field}_w"].astype(float), merged[f"{field}_a"].astype(float)
+        gap = (a - w).abs()
+        rel = gap / w.abs().where(w != 0, np.nan)
+        # A zero on the warehouse side: any real gap is infinitely far, no gap is agreement.
+        rel = rel.fillna(pd.Series(np.where(gap > ABS_TOL[field], np.inf, 0.0), index=rel.index))
+        severity = np.select(
+            [merged["_merge"] == "left_only", rel > critical, rel > warn],
+            ["missing", "critical", "warning"],
+            default="",
+        )
+        severity = np.where((gap <= ABS_TOL[field]) & (merged["_merge"] == "both"), "", severity)
+        frame = pd.DataFrame(
+            {
+                "trade_date": merged["trade_date"],
+                "ts_code": merged["ts_code"],
+                "field": field,
+                "warehouse_value": w,
+                "akshare_value": a,
+                "rel_diff": rel.replace(np.inf, np.nan),
+                "severity": severity,
+            }
+        )
+        rows.append(frame[frame["severity"] != ""])
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=DIFF_COLUMNS)
+
+
+def fetch_akshare(
+    provider: AkshareDailyProvider, codes: Sequence[str], start: date, end: date, threads: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """AKShare's bars of ``codes`` over [start, end] (one call per stock), and the codes whose
+    call failed (left out of the comparison: a failed call says nothing about the data)."""
+
+    def one(code: str) -> pd.DataFrame | None:
+        try:
+            return provider.daily(code, start, end)
+        except AkshareUnavailableError as exc:
+            log.warning("cross-source: %s", exc)
+            return None
+
+    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="akshare") as pool:
+        frames = list(pool.map(one, codes))
+    good = [f for f in frames if f is not None and not f.empty]
+    failed = [code for code, f in zip(codes, frames, strict=True) if f is None]
+    if not good:
+        return pd.DataFrame(columns=["ts_code", "trade_date", *FIELDS]), failed
+    return pd.concat(good, ignore_index=True), failed
+
+
+def post_webhook(url: str | None, critical: pd.DataFrame) -> bool:
+    """Post critical disagreements; False (logged, never raised) if it cannot be delivered."""
+    if not url or critical.empty:
+        return False
+    register_secret(url)  # webhook URLs often embed a key (Slack, Feishu): never log one
+    rows = critical.astype(object).where(critical.notna(), None).to_dict("records")
+    payload = {
+        "event": "cross_source_disagreement",
+        "source": "akshare",
+        "critical": len(rows),
+        "rows": [{k: str(v) if isinstance(v, date) else v for k, v in r.items()} for r in rows],
+    }
+    try:
+        response = httpx.post(url, json=payload, timeout=WEBHOOK_TIMEOUT_S)
+        response.raise_for_status()
+    except Exception as exc:  # the run must not fail because the alert channel is down
+        log.warning("alert webhook failed: %s", redact(f"{type(exc).__name__}: {exc}"))
+        return False
+    return True
+
+
+def _run_dates(context: AssetCheckExecutionContext | None) -> tuple[str, str] | None:
+    tags = context.run.tags if context is not None else {}
+    if PARTITION_NAME_TAG in tags:
+        return tags[PARTITION_NAME_TAG], tags[PARTITION_NAME_TAG]
+    if ASSET_PARTITION_RANGE_START_TAG in tags:
+        return tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]
+    return None
+
+
+def _resolved(
+    reader: WarehouseReader, diffs: pd.DataFrame, start: date, end: date, codes: list[str]
+) -> pd.DataFrame:
+    """Stored disagreements of the compared stocks and days that the new check no longer finds."""
+    try:
+        old = reader.query(
+            "SELECT trade_date, ts_code, field, warehouse_value, akshare_value FROM quality_diff "
+            "WHERE trade_date BETWEEN ? AND ? "
+            "AND list_contains(CAST(? AS VARCHAR[]), ts_code)",
+            [start, end, codes],
+        )
+    except Exception:  # a snapshot from before quality_diff existed
+        return pd.DataFrame(columns=DIFF_COLUMNS)
+    if old.empty:
+        return pd.DataFrame(columns=DIFF_COLUMNS)
+    old["trade_date"] = old["trade_date"].dt.strftime("%Y%m%d")
+    found = set(zip(diffs["trade_date"], diffs["ts_code"], diffs["field"], strict=True))
+    keep = [
+        (d, c, f) not in found
+        for d, c, f in zip(old["trade_date"], old["ts_code"], old["field"], strict=True)
+    ]
+    old = old[keep].copy()
+    old["rel_diff"], old["severity"] = 0.0, "resolved"
+    return old
+
+
+def store_diffs(
+    settings: TwilightSettings, rows: pd.DataFrame, start: date, end: date, codes: list[str]
+) -> None:
+    """Replace the stored rows of the compared stocks and days with ``rows``, atomically."""
+    columns = list(table_spec("quality_diff").columns)
+    writer = WarehouseWriter.from_settings(settings)
+    with write_lock(writer.path, writer.lock_timeout):
+        conn = connect_writable(writer.path, writer.config, writer.lock_timeout)
+        try:
+            apply_ddl(conn)
+            conn.begin()
+            conn.execute(
+                "DELETE FROM quality_diff WHERE trade_date BETWEEN ? AND ? "
+                "AND list_contains(CAST(? AS VARCHAR[]), ts_code)",
+                [start, end, codes],
+            )
+            if not rows.empty:
+                conn.register("diff_rows", rows[columns])
+                conn.execute(f"INSERT INTO quality_diff SELECT {', '.join(columns)} FROM diff_rows")
+                conn.unregister("diff_rows")
+            conn.commit()
+            conn.execute("CHECKPOINT")
+        finally:
+            conn.close()
+        publish_locked(writer.path, keep=writer.keep_snapshots)
+
+
+def verify_daily(
+    settings: TwilightSettings, dates: tuple[str, str] | None = None
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """Compare, store and alert; returns the stored rows and figures for the check's metadata."""
+    started = time.monotonic()
+    provider = AkshareDailyProvider(client_from_settings(settings, lazy=True))
+    with WarehouseReader.from_settings(settings, pool_size=1) as reader:
+        if dates is None:
+            newest = reader.query(
+                "SELECT strftime(max(trade_date), '%Y%m%d') FROM normalized_daily"
+            )
+            day = newest.iloc[0, 0]
+            if not isinstance(day, str):
+                return pd.DataFrame(columns=DIFF_COLUMNS), {"compared_rows": 0}
+            dates = (day, day)
+        start, end = (datetime.strptime(d, "%Y%m%d").date() for d in dates)
+        warehouse = reader.query(
+            "SELECT ts_code, strftime(trade_date, '%Y%m%d') AS trade_date, close, vol, amount "
+            "FROM normalized_daily WHERE trade_date BETWEEN ? AND ? "
+            "AND coalesce(source, 'tushare') <> 'akshare'",
+            [start, end],
+        )
+        asked = sample_codes(warehouse["ts_code"].tolist(), settings.quality_diff_sample)
+        akshare, failed = fetch_akshare(provider, asked, start, end, settings.akshare_max_in_flight)
+        if asked and len(failed) == len(asked):
+            raise AkshareUnavailableError(f"every one of {len(asked)} AKShare calls failed")
+        codes = sorted(set(asked) - set(failed))
+        warehouse = warehouse[warehouse["ts_code"].isin(codes)]
+        diffs = compare(
+            warehouse, akshare, settings.quality_diff_warn, settings.quality_diff_critical
+        )
+        diffs = pd.concat([diffs, _resolved(reader, diffs, start, end, codes)], ignore_index=True)
+    stored = diffs.copy()
+    stored["trade_date"] = pd.to_datetime(stored["trade_date"], format="%Y%m%d").dt.date
+    stored["checked_at"] = datetime.now(UTC).replace(tzinfo=None)
+    stored["source"] = "akshare"
+    if codes:
+        store_diffs(settings, stored, start, end, codes)
+    critical = stored[stored["severity"] == "critical"]
+    posted = post_webhook(
+        settings.alert_webhook_url, critical.drop(columns=["checked_at", "source"])
+    )
+    figures: dict[str, object] = {
+        "dates": f"{dates[0]}..{dates[1]}",
+        "compared_stocks": len(codes),
+        "compared_rows": len(warehouse),
+        "akshare_calls": len(asked),
+        "akshare_failed_calls": len(failed),
+        **{s: int((diffs["severity"] == s).sum()) for s in ("critical", "warning", "missing")},
+        "resolved": int((diffs["severity"] == "resolved").sum()),
+        "webhook_posted": posted,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    return stored, figures
+
+
+@asset_check(
+    asset=AssetKey(["normalized", "daily"]),
+    name="cross_source",
+    blocking=False,
+    description="close, vol and amount agree with AKShare's bars of the same day (all stocks, "
+    "or TWILIGHT_QUALITY_DIFF_SAMPLE of them); disagreements in quality_diff, critical ones "
+    "posted to TWILIGHT_ALERT_WEBHOOK_URL.",
+)
+def cross_source(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    settings = get_settings()
+    if not settings.akshare_enabled:
+        return AssetCheckResult(
+            passed=True, description="AKShare disabled (TWILIGHT_AKSHARE_ENABLED)"
+        )
+    try:
+        stored, figures = verify_daily(settings, _run_dates(context))
+    except (AkshareUnavailableError, SnapshotUnavailableError) as exc:
+        return AssetCheckResult(
+            passed=False,
+            severity=AssetCheckSeverity.WARN,
+            description=f"not verified: {exc}",
+        )
+    open_rows = stored[stored["severity"] != "resolved"] if not stored.empty else stored
+    critical = int(figures.get("critical", 0))  # type: ignore[call-overload]
+    metadata: dict[str, object] = {
+        k: MetadataValue.int(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        for k, v in figures.items()
+    }
+    if not open_rows.empty:
+        shown = open_rows[list(DIFF_COLUMNS)].head(10)
+        metadata["disagreements"] = MetadataValue.md(markdown_table(shown))
+    return AssetCheckResult(
+        passed=open_rows.empty,
+        severity=AssetCheckSeverity.ERROR if critical else AssetCheckSeverity.WARN,
+        description=f"{len(open_rows)} disagreements ({critical} critical) over "
+        f"{figures['compared_rows']} bars",
+        metadata=metadata,
+    )
+
+
+checks = [cross_source]
