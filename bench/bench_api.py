@@ -18,7 +18,6 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -39,6 +38,7 @@ from bench_warehouse import STOCKS, build_base, rows_for  # noqa: E402
 
 from twilight_resources.auth import TokenStore  # noqa: E402
 from twilight_resources.priority import lower_priority  # noqa: E402
+from twilight_resources.processes import spawn_session, stop_session  # noqa: E402
 from twilight_resources.settings import get_settings  # noqa: E402
 from twilight_resources.warehouse import WarehouseWriter  # noqa: E402
 from twilight_resources.warehouse.snapshots import publish_snapshot  # noqa: E402
@@ -53,21 +53,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _defaults() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        proc = subprocess.Popen(
+        proc = spawn_session(
             [sys.executable, "-m", "twilight_resources.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_defaults,
+            env=env, stdout=out,
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
@@ -76,18 +66,8 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[
                 return proc
         except httpx.TransportError:
             time.sleep(0.1)
-    stop(proc)
+    stop_session(proc)
     raise SystemExit(f"the server did not start; see {log}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def load(
@@ -227,7 +207,7 @@ def run(work: Path, args: argparse.Namespace) -> None:
         mean = statistics.mean(seconds) if seconds else float("nan")
         print(f"  writer: {writes} writes+publishes of {STOCKS} rows, mean {mean:.2f} s each")
     finally:
-        stop(server)
+        stop_session(server)
 
 
 def main() -> None:

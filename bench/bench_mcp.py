@@ -16,7 +16,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from twilight_resources.auth import TokenStore
 from twilight_resources.calendar import from_key, to_key
+from twilight_resources.processes import spawn_session, stop_session
 from twilight_resources.settings import reset_settings
 from twilight_sim.server import SimConfig, SimServer, start_simulator
 
@@ -68,13 +68,9 @@ def server_env(home: Path, sim: SimServer) -> dict[str, str]:
 
 def start_server(home: Path, sim: SimServer) -> tuple[subprocess.Popen[bytes], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIGHT_")}
-    process = subprocess.Popen(
+    process = spawn_session(
         [sys.executable, "-m", "twilight_serve.mcp", "--transport", "http", "--port", "0"],
-        env={**env, **server_env(home, sim)},
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        env={**env, **server_env(home, sim)}, cwd=ROOT, stdout=subprocess.PIPE,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 120
@@ -87,18 +83,8 @@ def start_server(home: Path, sim: SimServer) -> tuple[subprocess.Popen[bytes], s
             return process, match.group(1)
         if not line and process.poll() is not None:
             break
-    stop(process)
+    stop_session(process)
     raise SystemExit("the MCP server did not start")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -144,7 +130,7 @@ def bench(home: Path, opts: argparse.Namespace) -> int:
         try:
             end_to_end = anyio.run(run, url, token, sim, opts)
         finally:
-            stop(process)
+            stop_session(process)
         in_process = run_in_process(home, sim, opts)
     report("end to end: SDK client -> streamable HTTP -> server", end_to_end, opts)
     report("in process: the proxy's own work (no MCP transport)", in_process, opts)

@@ -20,7 +20,6 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -39,6 +38,7 @@ from twilight_assets.quality import verify_daily
 from twilight_assets.runner import materialize_tables
 from twilight_resources.auth import TokenStore
 from twilight_resources.calendar import MARKET_TZ
+from twilight_resources.processes import spawn_session, stop_session
 from twilight_resources.settings import get_settings, reset_settings
 from twilight_serve.app import create_app
 from twilight_sim.testing import call
@@ -79,26 +79,13 @@ def timed_gets(port: int, token: str, codes: list[str]) -> tuple[list[float], di
 
 def start_sim(stocks: int) -> tuple[subprocess.Popen[str], str]:
     """``twilight sim`` in its own session; its first output line is its URL."""
-    proc = subprocess.Popen(
+    proc = spawn_session(
         [sys.executable, "-m", "twilight_sim", "--stocks", str(stocks), "--start", "20240701",
          "--end", DAY, "--now", f"{PREVIOUS}T23:00", "--rate-limit", "0"],
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
+        stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
-
-
-def stop_sim(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def set_clock(url: str, now: str) -> None:
@@ -110,7 +97,7 @@ def run(work: Path, args: argparse.Namespace) -> None:
     began = time.perf_counter()
     proc, url = start_sim(args.stocks)
     if not url.startswith("http"):
-        stop_sim(proc)
+        stop_session(proc)
         raise SystemExit(f"the simulator did not start: {url!r}")
     try:
         for name in [n for n in os.environ if n.startswith("TWILIGHT_")]:
@@ -175,7 +162,7 @@ def run(work: Path, args: argparse.Namespace) -> None:
             server.should_exit = True
             thread.join(timeout=10)
     finally:
-        stop_sim(proc)
+        stop_session(proc)
     print(f"total {time.perf_counter() - began:.0f} s")
 
 

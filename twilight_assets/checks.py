@@ -359,6 +359,64 @@ def no_calendar_gaps(scope: Scope) -> Outcome:
     )
 
 
+def no_quarantined_rows(scope: Scope) -> Outcome:
+    """Rows of the partitions as now held that the normalized layer rejected (bad values)."""
+    spec = scope.spec
+    count, sample = _offenders(
+        scope.reader,
+        "SELECT q.partition_key, q.raw_id, q.reason FROM meta_quarantine q "
+        "JOIN meta_partition_latest l ON l.table_name = q.table_name "
+        "AND l.partition_key = q.partition_key AND l.write_id = q.write_id "
+        "WHERE q.table_name = $table",
+        "partition_key DESC, raw_id",
+        {"table": spec.name},
+    )
+    return _verdict(
+        scope, count, sample,
+        ok="no row of its current partitions was quarantined",
+        bad="upstream row(s) quarantined (see meta_quarantine; they stay in the raw table)",
+        counter="quarantined_rows",
+    )
+
+
+def no_unknown_columns(scope: Scope) -> Outcome:
+    """Upstream columns sql/ does not declare, in the raw answers the table now holds."""
+    raw = table_spec(f"raw_{scope.spec.api}").name
+    count, sample = _offenders(
+        scope.reader,
+        f"SELECT k AS column_name, count(*) AS raw_rows, min(r.partition_key) AS first_partition "
+        f"FROM {raw} r JOIN meta_partition_latest l ON l.table_name = '{raw}' "
+        "AND l.partition_key = r.partition_key AND r.raw_id BETWEEN l.raw_id_min AND l.raw_id_max, "
+        "unnest(json_keys(r.extra_fields)) AS t(k) WHERE r.extra_fields IS NOT NULL GROUP BY k",
+        "raw_rows DESC, column_name",
+    )
+    return _verdict(
+        scope, count, sample,
+        ok="the upstream sent no column that sql/ does not declare",
+        bad=f"upstream column(s) not declared in sql/ (kept in {raw}.extra_fields; "
+        "the schema may have drifted)",
+        counter="unknown_columns",
+    )
+
+
+def upstream_drift_kinds(apis: tuple[str, ...]) -> tuple[CheckKind, ...]:
+    """The checks every normalized table gets: rejected rows and undeclared columns."""
+    return (
+        CheckKind(
+            "no_quarantined_rows",
+            "No upstream row of the partitions now held was rejected into meta_quarantine.",
+            no_quarantined_rows,
+            apis,
+        ),
+        CheckKind(
+            "no_unknown_columns",
+            "The raw answers now held carry no column that sql/ does not declare.",
+            no_unknown_columns,
+            apis,
+        ),
+    )
+
+
 KINDS = (
     CheckKind(
         "primary_key_unique",
@@ -399,6 +457,7 @@ KINDS = (
         no_calendar_gaps,
         CALENDAR_TABLES,
     ),
+    *upstream_drift_kinds(TABLES),
 )
 
 

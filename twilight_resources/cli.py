@@ -51,15 +51,18 @@ def _cmd_plan(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, rest: list[str]) -> int:
-    """Build a sample warehouse on the embedded default, then run the Dagster UI."""
+    """Build a sample warehouse (all tiers), then run the Dagster UI, read API and MCP server."""
     from twilight_serve.demo import run_demo
 
     parser = argparse.ArgumentParser(prog="twilight demo", description=_cmd_demo.__doc__)
     parser.add_argument("--days", type=int, default=60, help="trading days of prices to load")
     parser.add_argument("--port", type=int, default=3000, help="Dagster UI port")
+    parser.add_argument("--api-port", type=int, default=8000, help="read API port")
+    parser.add_argument("--mcp-port", type=int, default=8765, help="MCP HTTP server port")
     parser.add_argument("--no-serve", action="store_true", help="build the warehouse and exit")
     opts = parser.parse_args(rest)
-    return run_demo(days=opts.days, serve=not opts.no_serve, port=opts.port)
+    return run_demo(days=opts.days, serve=not opts.no_serve, port=opts.port,
+                    api_port=opts.api_port, mcp_port=opts.mcp_port)
 
 
 def _cmd_serve(args: argparse.Namespace, rest: list[str]) -> int:

@@ -13,13 +13,13 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
 
+from twilight_resources.processes import spawn_session
 from twilight_resources.settings import TwilightSettings
 
 EMBEDDED_TOKEN = "twilight-embedded-simulator"
@@ -31,11 +31,6 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/_sim/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def _restore_default_signals() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _free_port() -> int:
@@ -53,14 +48,7 @@ def start_simulator_process(settings: TwilightSettings, log_path: Path) -> tuple
         "--start", settings.sim_start_date,
     ]  # fmt: skip
     with log_path.open("ab") as log_file:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_restore_default_signals,
-        )
+        proc = spawn_session(cmd, stdout=log_file)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
     while not _healthy(url):

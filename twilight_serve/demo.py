@@ -1,27 +1,39 @@
-"""`make demo`: build a sample warehouse, then run the Dagster UI (webserver and daemon).
+"""`make demo`: build a sample warehouse (every tier), then run every service of the platform.
 
-Every server is started in its own session with default signal handlers (background processes
-here may inherit SIGINT ignored) and is always reaped: Ctrl-C, SIGTERM or an error stops them all.
-A second run reuses the warehouse, the Dagster instance and the simulator's answers: partitions
-already fetched cost no upstream call.
+The Dagster UI with its daemon (``dagster dev``: schedules and sensors tick), the read API and
+the MCP HTTP server each run as a child in its own session with default signal handlers
+(background processes here may inherit SIGINT ignored) and are always reaped: Ctrl-C, SIGTERM or
+an error stops them all, and the embedded simulator with them. A service that fails to start is
+reported and the others keep running. A second run reuses the warehouse, the Dagster instance
+and the simulator's answers: partitions already fetched cost no upstream call (the financial
+statements are refresh tables, so their two periods are asked again: a dozen calls).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from twilight_resources.embedded import stop_simulator
+from twilight_resources.processes import spawn_session, stop_sessions
 from twilight_resources.settings import TwilightSettings, get_settings
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = ["trade_cal", "stock_basic", "index_basic"]
+DEMO_USER = "demo"
+REPORT_PERIODS = 2  # the latest ended quarters whose disclosures and statements are loaded
+START_TIMEOUT_S = 180.0  # dagster dev loads the code location before it answers
 
 
 def _say(message: str) -> None:
@@ -39,9 +51,11 @@ def prepare_dagster_home(settings: TwilightSettings) -> Path:
 
 
 def build_sample_warehouse(settings: TwilightSettings, days: int) -> None:
+    """Reference tables, ``days`` trading days of prices and indices, two report periods."""
     from dagster import DagsterInstance
 
-    from twilight_assets.partitions import trade_dates
+    from twilight_assets.financials.assets import TABLES as FINANCIAL_TABLES
+    from twilight_assets.partitions import report_periods, trade_dates
     from twilight_assets.plan import ALL_TABLES
     from twilight_assets.runner import keys_in_range, materialize_tables
     from twilight_resources.tushare.resource import resolve_upstream
@@ -50,62 +64,213 @@ def build_sample_warehouse(settings: TwilightSettings, days: int) -> None:
     _say(f"upstream: {'real Tushare' if settings.tushare_token else 'simulated market'} at {url}")
     instance = DagsterInstance.get()
     started = time.monotonic()
-    _say("reference tables (calendar, stocks, indices)...")
-    materialize_tables(REFERENCE, instance)
+
+    def progress(group: str, partitions: int) -> None:
+        _say(f"  {group}: {partitions} partition(s), {time.monotonic() - started:.0f}s so far")
+
+    _say("1/3 reference tables (calendar, stocks, indices)...")
+    materialize_tables(REFERENCE, instance, on_group=progress)
     keys = keys_in_range(instance, trade_dates, "0", "9")
     if not keys:
         raise SystemExit("the upstream calendar has no trading day up to today")
     start = keys[-min(days, len(keys))]
-    _say(f"prices and indices for {start}..{keys[-1]} ({min(days, len(keys))} trading days)")
-
-    def progress(group: str, partitions: int) -> None:
-        _say(f"  {group}: {partitions} partitions, {time.monotonic() - started:.0f}s so far")
-
+    _say(f"2/3 prices and indices for {start}..{keys[-1]} ({min(days, len(keys))} trading days)")
     others = [api for api in ALL_TABLES if api not in REFERENCE]
     materialize_tables(others, instance, start=start, end=keys[-1], on_group=progress)
+    periods = keys_in_range(instance, report_periods, "0", "9")[-REPORT_PERIODS:]
+    if periods:
+        _say(f"3/3 disclosure calendar and financial statements for {', '.join(periods)}")
+        financials = [table.api for table in FINANCIAL_TABLES]
+        materialize_tables(
+            financials, instance, start=periods[0], end=periods[-1], on_group=progress
+        )
     _say(f"sample warehouse ready in {time.monotonic() - started:.0f}s: {settings.warehouse_file}")
+    summarize(settings)
+
+
+def summarize(settings: TwilightSettings) -> None:
+    """Rows per table in the published snapshot: what the read API and MCP server will see."""
+    from twilight_resources.warehouse import SnapshotUnavailableError, WarehouseReader
+
+    try:
+        with WarehouseReader.from_settings(settings, pool_size=1) as reader:
+            frame = reader.query(
+                "SELECT table_name, sum(rows) AS rows, count(*) AS partitions "
+                "FROM meta_partition_latest WHERE table_name LIKE 'normalized_%' "
+                "GROUP BY table_name ORDER BY table_name"
+            )
+    except SnapshotUnavailableError:
+        _say("no snapshot published yet")
+        return
+    for row in frame.itertuples(index=False):
+        name = str(row.table_name).removeprefix("normalized_")
+        _say(f"  {name:<18} {int(row.rows):>9,} rows in {int(row.partitions):>4} partition(s)")
+
+
+@dataclass
+class Service:
+    """One server the demo runs: how to start it and how to tell it is up."""
+
+    name: str
+    argv: list[str]
+    port: int
+    url: str
+    ready: Callable[[], bool]
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
 
 
 def _spawn(cmd: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
-    def defaults() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
     with log.open("ab") as out:
-        return subprocess.Popen(
-            list(cmd),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=defaults,
-        )
+        return spawn_session(cmd, stdout=out)
 
 
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for proc in procs:
+def _http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
         try:
-            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            return httpx.get(url, timeout=2).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    return check
 
 
-def serve_forever(settings: TwilightSettings, port: int) -> None:
-    logs = settings.home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+def _listening(port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    return check
+
+
+def services(port: int, api_port: int, mcp_port: int) -> list[Service]:
     bin_dir = Path(sys.executable).parent
-    procs = [
-        _spawn(
+    twilight = str(bin_dir / "twilight")
+    return [
+        Service(
+            "Dagster UI (webserver + daemon)",
             [str(bin_dir / "dagster"), "dev", "-m", "twilight_assets.definitions",
              "-h", "127.0.0.1", "-p", str(port)],
-            logs / "dagster.log",
+            port,
+            f"http://127.0.0.1:{port}",
+            _http_ok(f"http://127.0.0.1:{port}/server_info"),
+        ),
+        Service(
+            "read API",
+            [twilight, "serve", "--host", "127.0.0.1", "--port", str(api_port)],
+            api_port,
+            f"http://127.0.0.1:{api_port}/docs",
+            _http_ok(f"http://127.0.0.1:{api_port}/healthz"),
+        ),
+        Service(
+            "MCP server (streamable HTTP)",
+            [twilight, "mcp", "--transport", "http", "--host", "127.0.0.1",
+             "--port", str(mcp_port)],
+            mcp_port,
+            f"http://127.0.0.1:{mcp_port}/mcp",
+            _listening(mcp_port),
         ),
     ]  # fmt: skip
+
+
+def start_services(todo: list[Service], logs: Path, stop: Callable[[], bool]) -> list[Service]:
+    """Start every service, wait until each answers; report those that fail, keep the rest."""
+    pending: list[Service] = []
+    for service in todo:
+        if _listening(service.port)():
+            _say(f"FAILED to start {service.name}: port {service.port} is in use (carrying on)")
+            continue
+        service.log = logs / f"{service.name.split()[0].lower()}.log"
+        service.proc = _spawn(service.argv, service.log)
+        pending.append(service)
+        _say(f"starting {service.name} (log: {service.log})")
+    up: list[Service] = []
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while pending and not stop():
+        for service in list(pending):
+            assert service.proc is not None
+            # Exited first: a port taken by another server must not pass for ours.
+            if service.proc.poll() is not None or time.monotonic() > deadline:
+                _say(f"FAILED to start {service.name}; see {service.log} (carrying on)")
+                stop_sessions([service.proc])
+                pending.remove(service)
+            elif service.ready():
+                up.append(service)
+                pending.remove(service)
+        time.sleep(0.3)
+    return [service for service in todo if service in up]
+
+
+def demo_token(settings: TwilightSettings) -> tuple[str, int] | None:
+    """A bearer token for this session (user ``demo``); revoked when the demo stops."""
+    from twilight_resources.auth import TokenStore, TokenStoreError
+
+    try:
+        store = TokenStore(settings.bearer_db_file)
+    except TokenStoreError as exc:
+        _say(f"no bearer token: {exc}")
+        return None
+    try:
+        token = store.create(DEMO_USER)
+        token_id = max(row.token_id for row in store.list() if row.user == DEMO_USER)
+    finally:
+        store.close()
+    return token, token_id
+
+
+def revoke(settings: TwilightSettings, token_id: int) -> None:
+    from twilight_resources.auth import TokenStore
+
+    store = TokenStore(settings.bearer_db_file)
+    try:
+        store.revoke(token_id=token_id)
+    finally:
+        store.close()
+
+
+def first_query(settings: TwilightSettings) -> str:
+    """A /warehouse/daily query for a stock and month the sample warehouse holds."""
+    from twilight_resources.warehouse import WarehouseReader
+
+    try:
+        with WarehouseReader.from_settings(settings, pool_size=1) as reader:
+            row = reader.query(
+                "SELECT ts_code, strftime(min(trade_date), '%Y%m%d') AS lo, "
+                "strftime(max(trade_date), '%Y%m%d') AS hi FROM normalized_daily "
+                "GROUP BY ts_code ORDER BY count(*) DESC, ts_code LIMIT 1"
+            ).iloc[0]
+    except Exception:  # a hint only: the services run either way
+        return "ts_code=600000.SH&start_date=20240101&end_date=20240630"
+    return f"ts_code={row.ts_code}&start_date={row.lo}&end_date={row.hi}&adj=qfq"
+
+
+def print_guide(settings: TwilightSettings, up: list[Service], token: str | None,
+                api_port: int) -> None:  # fmt: skip
+    _say("---------------------------------------------------------------------------")
+    for service in up:
+        _say(f"{service.name:<32} {service.url}")
+    bearer = token or "$(twilight token create --user you | tail -1)"
+    names = {service.name for service in up}
+    if "read API" in names:
+        _say(f"bearer token for this session (user {DEMO_USER}, revoked on exit): {bearer}")
+        _say("first query to try:")
+        _say(f"  curl -H 'Authorization: Bearer {bearer}' \\")
+        _say(f"    'http://127.0.0.1:{api_port}/warehouse/daily?{first_query(settings)}'")
+    if any(name.startswith("MCP") for name in names):
+        _say("MCP clients: the URL above with the header 'Authorization: Bearer <token>'")
+    _say("Dagster: Assets > normalized/daily > Partitions; Automation shows schedules/sensors")
+    _say("Ctrl-C stops everything")
+    _say("---------------------------------------------------------------------------")
+
+
+def serve_forever(
+    settings: TwilightSettings, port: int, api_port: int = 8000, mcp_port: int = 8765
+) -> None:
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
     stop = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -114,23 +279,70 @@ def serve_forever(settings: TwilightSettings, port: int) -> None:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    _say(f"Dagster UI (webserver + daemon): http://127.0.0.1:{port}  (log: {logs}/dagster.log)")
-    _say("try: open the UI, Assets > normalized/daily > Partitions; Ctrl-C stops everything")
+    todo = services(port, api_port, mcp_port)
+    issued = demo_token(settings)
     try:
-        while not stop and all(p.poll() is None for p in procs):
+        up = start_services(todo, logs, lambda: stop)
+        if not up:
+            _say("no service started")
+            return
+        print_guide(settings, up, issued[0] if issued else None, api_port)
+        while not stop:
+            for service in list(up):
+                assert service.proc is not None
+                if service.proc.poll() is not None:
+                    _say(f"{service.name} exited ({service.proc.returncode}); see {service.log}")
+                    up.remove(service)
+            if not up:
+                break
             time.sleep(0.5)
     finally:
-        _stop(procs)
+        stop_sessions([s.proc for s in todo if s.proc is not None])
+        if issued:
+            revoke(settings, issued[1])
         _say("stopped")
 
 
-def run_demo(days: int = 60, serve: bool = True, port: int = 3000) -> int:
+def _build(days: int) -> None:
+    build_sample_warehouse(get_settings(), days)
+
+
+def _build_in_child(days: int) -> None:
+    """Build in a child process: Dagster steps lower their CPU priority (batch niceness), and
+    the servers started afterwards must not inherit it."""
+    child = multiprocessing.get_context("spawn").Process(target=_build, args=(days,))
+    child.start()
+    try:
+        child.join()
+    except BaseException:  # Ctrl-C or SIGTERM while building: stop the build too
+        child.terminate()
+        child.join()
+        raise
+    if child.exitcode != 0:
+        raise SystemExit(f"building the sample warehouse failed (exit status {child.exitcode})")
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def run_demo(
+    days: int = 60,
+    serve: bool = True,
+    port: int = 3000,
+    api_port: int = 8000,
+    mcp_port: int = 8765,
+) -> int:
     settings = get_settings()
     prepare_dagster_home(settings)
+    # Ctrl-C or SIGTERM while building must still stop the simulator (the finally below), even
+    # if this process inherited them ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _exit_on_term)
     try:
-        build_sample_warehouse(settings, days)
+        _build_in_child(days)
         if serve:
-            serve_forever(settings, port)
+            serve_forever(settings, port, api_port, mcp_port)
     finally:
         if stop_simulator(settings):
             _say("embedded simulator stopped")

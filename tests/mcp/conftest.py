@@ -9,7 +9,6 @@ always reaped.
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.serve.conftest import create_token
+from twilight_resources.processes import spawn_session, stop_session
 from twilight_resources.settings import TwilightSettings, load_settings, reset_settings
 from twilight_sim.server import SimConfig, SimServer, start_simulator
 
@@ -111,13 +111,9 @@ class HttpServer:
 def http_server(warehouse: Warehouse) -> Iterator[HttpServer]:
     """``twilight mcp --transport http --port 0`` in its own session; reaped on teardown."""
     token = create_token(warehouse.settings(), "mcp-tests")
-    process = subprocess.Popen(
+    process = spawn_session(
         [sys.executable, "-m", "twilight_serve.mcp", "--transport", "http", "--port", "0"],
-        env=warehouse.env(),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        env=warehouse.env(), cwd=ROOT, stdout=subprocess.PIPE,
     )
     output: list[str] = []
     drain = threading.Thread(target=_drain, args=(process, output), daemon=True)
@@ -126,7 +122,7 @@ def http_server(warehouse: Warehouse) -> Iterator[HttpServer]:
         url = _wait_for_url(process, output)
         yield HttpServer(url, token, process, output)
     finally:
-        code = stop(process)
+        code = stop_session(process)
         drain.join(timeout=5)
     assert code == 0, "SIGTERM should stop the server cleanly:\n" + "".join(output[-20:])
 
@@ -148,18 +144,6 @@ def _wait_for_url(process: subprocess.Popen[bytes], output: list[str]) -> str:
             break
         time.sleep(0.1)
     raise AssertionError("the MCP HTTP server did not start:\n" + "".join(output))
-
-
-def stop(process: subprocess.Popen[bytes]) -> int:
-    """SIGTERM the server's session; SIGKILL if it does not stop in time. Returns its code."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    return process.returncode
 
 
 @asynccontextmanager

@@ -19,6 +19,7 @@ from twilight_assets.checks import (
     build_checks,
     primary_key_unique,
     required_not_null,
+    upstream_drift_kinds,
 )
 from twilight_assets.financials.assets import STATEMENT_TABLES
 
@@ -112,6 +113,7 @@ KINDS = (
     CheckKind("announced_before_report", "Forecasts and express reports are dated before "
               "the report's first announcement.", announced_before_report,
               ("forecast", "express")),
+    *upstream_drift_kinds(TABLES),
 )
 
 checks: list[AssetChecksDefinition] = build_checks(KINDS)
