@@ -84,7 +84,7 @@ def _can_run_server() -> bool:
     return shutil.which("runuser") is not None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def postgres_server() -> Iterator[Postgres]:
     bin_dir = _bin_dir()
     root = Path(tempfile.mkdtemp(prefix="twilight-pg-"))
