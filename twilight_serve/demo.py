@@ -47,6 +47,8 @@ def prepare_dagster_home(settings: TwilightSettings) -> Path:
     if not (home / "dagster.yaml").exists():
         shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
+    # dagster dev creates backfill runs without importing the code location: see definitions.py.
+    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     return home
 
 
