@@ -14,7 +14,6 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import httpx
@@ -100,28 +99,6 @@ def compare(
         )
         rows.append(frame[frame["severity"] != ""])
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=DIFF_COLUMNS)
-
-
-def fetch_akshare(
-    provider: AkshareDailyProvider, codes: Sequence[str], start: date, end: date, threads: int
-) -> tuple[pd.DataFrame, list[str]]:
-    """AKShare's bars of ``codes`` over [start, end] (one call per stock), and the codes whose
-    call failed (left out of the comparison: a failed call says nothing about the data)."""
-
-    def one(code: str) -> pd.DataFrame | None:
-        try:
-            return provider.daily(code, start, end)
-        except AkshareUnavailableError as exc:
-            log.warning("cross-source: %s", exc)
-            return None
-
-    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="akshare") as pool:
-        frames = list(pool.map(one, codes))
-    good = [f for f in frames if f is not None and not f.empty]
-    failed = [code for code, f in zip(codes, frames, strict=True) if f is None]
-    if not good:
-        return pd.DataFrame(columns=["ts_code", "trade_date", *FIELDS]), failed
-    return pd.concat(good, ignore_index=True), failed
 
 
 def post_webhook(url: str | None, critical: pd.DataFrame) -> bool:
@@ -230,7 +207,10 @@ def verify_daily(
             [start, end],
         )
         asked = sample_codes(warehouse["ts_code"].tolist(), settings.quality_diff_sample)
-        akshare, failed = fetch_akshare(provider, asked, start, end, settings.akshare_max_in_flight)
+        frames, failed = provider.daily_many(asked, start, end, settings.akshare_max_in_flight)
+        good = [f for f in frames if not f.empty]
+        akshare = (pd.concat(good, ignore_index=True) if good
+                   else pd.DataFrame(columns=["ts_code", "trade_date", *FIELDS]))
         if asked and len(failed) == len(asked):
             raise AkshareUnavailableError(f"every one of {len(asked)} AKShare calls failed")
         codes = sorted(set(asked) - set(failed))

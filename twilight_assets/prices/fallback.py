@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pandas as pd
@@ -69,18 +68,10 @@ def akshare_answers(settings: TwilightSettings, requests: Sequence[TushareReques
     start, end = (datetime.strptime(d, "%Y%m%d").date() for d in (min(wanted), max(wanted)))
     provider = AkshareDailyProvider(client_from_settings(settings, lazy=True))
 
-    def one(code: str) -> pd.DataFrame | None:
-        try:
-            return provider.daily(code, start, end)
-        except AkshareUnavailableError as exc:
-            log.warning("akshare fallback: %s", exc)
-            return None
-
-    with ThreadPoolExecutor(settings.akshare_max_in_flight, thread_name_prefix="akshare") as pool:
-        frames = list(pool.map(one, codes))
-    if all(f is None for f in frames):
+    frames, failed = provider.daily_many(codes, start, end, settings.akshare_max_in_flight)
+    if len(failed) == len(codes):
         raise AkshareUnavailableError(f"AKShare answered none of {len(codes)} stocks")
-    bars = pd.concat([f for f in frames if f is not None], ignore_index=True)
+    bars = pd.concat(frames, ignore_index=True)
     bars["source"] = AKSHARE
     for day, request in sorted(wanted.items()):
         yield request, bars[bars["trade_date"] == day].reset_index(drop=True)

@@ -9,9 +9,11 @@ source costs one timeout, not one per request.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 
 import pandas as pd
@@ -23,6 +25,8 @@ from twilight_resources.akshare.client import (
 )
 from twilight_resources.market_state import Phase
 from twilight_resources.providers.base import Capability, Quote
+
+log = logging.getLogger(__name__)
 
 TRADING = frozenset({Phase.MORNING, Phase.AFTERNOON})
 COOLDOWN_S = 30.0
@@ -78,3 +82,23 @@ class AkshareDailyProvider:
 
     def daily(self, ts_code: str, start: date, end: date, adjust: str = "") -> pd.DataFrame:
         return self._client.daily(ts_code, start, end, adjust)
+
+    def daily_many(
+        self, codes: Sequence[str], start: date, end: date, threads: int
+    ) -> tuple[list[pd.DataFrame], list[str]]:
+        """Bars of each of ``codes`` over [start, end], one call per stock, ``threads`` at once;
+        and the codes whose call failed (logged, not raised: the caller decides what is enough).
+        """
+
+        def one(code: str) -> pd.DataFrame | None:
+            try:
+                return self.daily(code, start, end)
+            except AkshareUnavailableError as exc:
+                log.warning("akshare daily bars: %s", exc)
+                return None
+
+        with ThreadPoolExecutor(max(1, threads), thread_name_prefix="akshare") as pool:
+            answers = list(pool.map(one, codes))
+        frames = [f for f in answers if f is not None]
+        failed = [code for code, f in zip(codes, answers, strict=True) if f is None]
+        return frames, failed
