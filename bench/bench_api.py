@@ -1,14 +1,23 @@
 """Read API benchmark: /warehouse/daily, one stock and one year, at a fixed rate, idle and writing.
 
-    python bench/bench_api.py [--base-rows 10000000] [--rate 200] [--seconds 10] [--dir DIR]
+    python bench/bench_api.py [--base-rows 10000000] [--rate 50] [--seconds 10]
+        [--backfill-days 40] [--dir DIR]
 
 Builds a normalized_daily table of ``--base-rows`` synthetic rows (4000 stocks), publishes it,
 starts ``twilight serve`` on loopback in its own session, and sends requests open-loop at
 ``--rate`` per second (latency counts from each request's scheduled time, so a stalled server
-shows up as latency rather than as a lower rate). The second phase repeats it while another
-process upserts a trading day per write and publishes a new snapshot after each one, at the
-batch niceness Dagster's steps run at.
-Target: p99 <= 10 ms, 0 errors. Every process it starts is stopped and reaped.
+shows up as latency rather than as a lower rate). Three phases:
+
+- idle;
+- during a backfill: a real ``dagster asset materialize`` of daily, adj_factor and daily_basic
+  over ``--backfill-days`` trading days from the simulator (200 ms a call, 500 calls a minute)
+  into the same warehouse, for as long as the run lasts (its writes publish snapshots of the
+  whole file, as any write does);
+- stress: another process upserts a trading day and publishes a snapshot in a loop, about one a
+  second, far more often than a backfill writes (reported, no target).
+
+Target (idle and during a backfill): p99 <= 10 ms, 0 errors. Every process it starts is stopped
+and reaped.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -25,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from urllib.parse import urlencode
@@ -34,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_backfill import LAYERS, dagster, start_sim, trade_dates  # noqa: E402
 from bench_warehouse import STOCKS, build_base, rows_for  # noqa: E402
 
 from twilight_resources.auth import TokenStore  # noqa: E402
@@ -73,14 +85,25 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[
 def load(
     host: str, port: int, token: str, days: pd.DatetimeIndex, rate: float, seconds: float
 ) -> dict:
-    """Open-loop requests at ``rate``/s for ``seconds``; latency from the scheduled send time."""
+    """Open-loop requests at ``rate``/s for ``seconds``; latency from the scheduled send time.
+
+    Returns the raw slice (latencies, errors, wall time) for :func:`merge`.
+    """
     total = int(rate * seconds)
     rng = np.random.default_rng(1)
     stocks = rng.integers(0, STOCKS, total)
     last = len(days) - 1
     ends = rng.integers(250, last + 1, total)
+    paths = [  # built before the clock starts: the generator's own work is not latency
+        "/warehouse/daily?" + urlencode({
+            "ts_code": f"{stocks[i]:06d}.SZ",
+            "start_date": days[ends[i] - 250].strftime("%Y%m%d"),
+            "end_date": days[ends[i]].strftime("%Y%m%d"),
+        })
+        for i in range(total)
+    ]  # fmt: skip
     latencies: list[float] = []
-    errors: list[str] = []
+    answers: list[tuple[int, bytes]] = []
     lock = threading.Lock()
     counter = iter(range(total))
     # http.client keeps the load generator's own CPU cost (on the same 2 cores) low.
@@ -96,27 +119,17 @@ def load(
             for i in counter:
                 due = started + i / rate
                 time.sleep(max(0.0, due - time.perf_counter()))
-                query = urlencode(
-                    {
-                        "ts_code": f"{stocks[i]:06d}.SZ",
-                        "start_date": days[ends[i] - 250].strftime("%Y%m%d"),
-                        "end_date": days[ends[i]].strftime("%Y%m%d"),
-                    }
-                )
                 try:
-                    client.request("GET", f"/warehouse/daily?{query}", headers=auth)
+                    client.request("GET", paths[i], headers=auth)
                     response = client.getresponse()
-                    body = response.read()
-                    ok = response.status == 200 and json.loads(body)["count"] > 0
-                    failure = None if ok else f"{response.status} {body[:100]!r}"
+                    answer = (response.status, response.read())
                 except (OSError, http.client.HTTPException) as exc:
-                    failure = repr(exc)
+                    answer = (0, repr(exc).encode())
                     client.close()  # reconnects on the next request
-                elapsed = (time.perf_counter() - due) * 1000
+                elapsed = (time.perf_counter() - due) * 1000  # until the whole body is read
                 with lock:
                     latencies.append(elapsed)
-                    if failure:
-                        errors.append(failure)
+                    answers.append(answer)
         finally:
             client.close()
 
@@ -126,16 +139,12 @@ def load(
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
-    ordered = sorted(latencies)
-    return {
-        "requests": len(ordered),
-        "errors": len(errors),
-        "first_error": errors[0] if errors else None,
-        "p50_ms": statistics.median(ordered),
-        "p99_ms": ordered[int(0.99 * (len(ordered) - 1))],
-        "max_ms": ordered[-1],
-        "throughput": len(ordered) / wall,
-    }
+    errors = [  # checked after the run, so parsing bodies does not count as latency
+        f"{status} {body[:100]!r}"
+        for status, body in answers
+        if status != 200 or json.loads(body)["count"] == 0
+    ]
+    return {"latencies": latencies, "error_list": errors, "wall": wall}
 
 
 def writer_loop(path: str, days: list[pd.Timestamp], stop_event: Event, out: mp.Queue) -> None:
@@ -157,8 +166,24 @@ def writer_loop(path: str, days: list[pd.Timestamp], stop_event: Event, out: mp.
     out.put((writes, seconds))
 
 
-def report(label: str, result: dict) -> None:
-    verdict = "ok" if result["p99_ms"] <= TARGET_P99_MS and result["errors"] == 0 else "MISSED"
+def merge(results: list[dict]) -> dict:
+    """One report of several load slices."""
+    ordered = sorted(x for r in results for x in r["latencies"])
+    errors = [e for r in results for e in r["error_list"]]
+    return {
+        "requests": len(ordered),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "p50_ms": statistics.median(ordered),
+        "p99_ms": ordered[int(0.99 * (len(ordered) - 1))],
+        "max_ms": ordered[-1],
+        "throughput": len(ordered) / sum(r["wall"] for r in results),
+    }
+
+
+def report(label: str, result: dict, target: bool = True) -> None:
+    met = result["p99_ms"] <= TARGET_P99_MS and result["errors"] == 0
+    verdict = ("ok" if met else "MISSED") if target else "no target"
     print(
         f"{label}: {result['requests']:,} requests, {result['errors']} errors, "
         f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
@@ -191,30 +216,86 @@ def run(work: Path, args: argparse.Namespace) -> None:
     port = _free_port()
     server = start_server(env, port, work / "server.log")
     try:
-        load("127.0.0.1", port, token, days, args.rate, 2)  # warm-up: first snapshot pool
-        report("idle", load("127.0.0.1", port, token, days, args.rate, args.seconds))
-        ctx = mp.get_context("spawn")
-        stop_event, out = ctx.Event(), ctx.Queue()
-        new_days = list(pd.bdate_range(days[-1] + pd.Timedelta(days=1), periods=1000))
-        writer = ctx.Process(target=writer_loop, args=(str(warehouse), new_days, stop_event, out))
-        writer.start()
-        try:
-            report("during writes", load("127.0.0.1", port, token, days, args.rate, args.seconds))
-        finally:
-            stop_event.set()
-            writes, seconds = out.get(timeout=600)
-            writer.join()
-        mean = statistics.mean(seconds) if seconds else float("nan")
-        print(f"  writer: {writes} writes+publishes of {STOCKS} rows, mean {mean:.2f} s each")
+
+        def slice_(seconds: float) -> Callable[[], dict]:
+            return lambda: load("127.0.0.1", port, token, days, args.rate, seconds)
+
+        slice_(2)()  # warm-up: the first snapshot pool
+        report("idle", merge([slice_(args.seconds)()]))
+        during_backfill(work, home, args, slice_(5))
+        stress(warehouse, days, slice_(10))
     finally:
         stop_session(server)
+
+
+def during_backfill(work: Path, home: Path, args: argparse.Namespace, slice_: Callable) -> None:
+    """Load in slices for as long as a real CLI backfill runs against the simulator."""
+    sim_port = _free_port()
+    sim_args = argparse.Namespace(
+        stocks=1000, start="20240101", end="20241231", calls_per_minute=500, latency_ms=200
+    )
+    os.environ.update(
+        TWILIGHT_HOME=str(home),
+        TWILIGHT_TUSHARE_API_URL=f"http://127.0.0.1:{sim_port}",
+        TWILIGHT_CALLS_PER_MINUTE="500",
+        TWILIGHT_HISTORY_START=sim_args.start,
+        DAGSTER_HOME=str(home / "dagster"),
+    )
+    (home / "dagster").mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster")
+    sim = start_sim(sim_args, sim_port)
+    try:
+        dagster(["raw/trade_cal", "normalized/trade_cal"])
+        keys = sorted(trade_dates())[: args.backfill_days]
+        tables = ("daily", "adj_factor", "daily_basic")
+        selection = ",".join(f"{layer}/{t}" for t in tables for layer in LAYERS)
+        cmd = [
+            Path(sys.executable).with_name("dagster"), "asset", "materialize",
+            "-m", "twilight_assets.definitions", "--select", selection,
+            "--partition-range", f"{keys[0]}...{keys[-1]}",
+        ]  # fmt: skip
+        with (work / "backfill.log").open("ab") as out:
+            backfill = spawn_session(cmd, env=dict(os.environ), stdout=out)
+        started, slices = time.perf_counter(), []
+        try:
+            while backfill.poll() is None:
+                slices.append(slice_())
+        finally:
+            code = stop_session(backfill)
+        if code != 0:
+            raise SystemExit(f"the backfill failed ({code}); see {work / 'backfill.log'}")
+        report(
+            f"during a backfill ({len(keys)} trade dates x {len(tables)} tables, "
+            f"{time.perf_counter() - started:.0f} s)",
+            merge(slices),
+        )
+    finally:
+        stop_session(sim)
+
+
+def stress(warehouse: Path, days: pd.DatetimeIndex, slice_: Callable) -> None:
+    ctx = mp.get_context("spawn")
+    stop_event, out = ctx.Event(), ctx.Queue()
+    new_days = list(pd.bdate_range(days[-1] + pd.Timedelta(days=1), periods=1000))
+    writer = ctx.Process(target=writer_loop, args=(str(warehouse), new_days, stop_event, out))
+    writer.start()
+    try:
+        result = merge([slice_()])
+    finally:
+        stop_event.set()
+        writes, seconds = out.get(timeout=600)
+        writer.join()
+    report("stress: a write+publish every second", result, target=False)
+    mean = statistics.mean(seconds) if seconds else float("nan")
+    print(f"  writer: {writes} writes+publishes of {STOCKS} rows, mean {mean:.2f} s each")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base-rows", type=int, default=10_000_000, help="rows already held")
-    parser.add_argument("--rate", type=float, default=200, help="requests per second")
-    parser.add_argument("--seconds", type=float, default=10, help="seconds per phase")
+    parser.add_argument("--rate", type=float, default=50, help="requests per second")
+    parser.add_argument("--seconds", type=float, default=10, help="seconds of the idle phase")
+    parser.add_argument("--backfill-days", type=int, default=40, help="trade dates backfilled")
     parser.add_argument("--dir", type=Path, help="work directory (default: a temporary one)")
     args = parser.parse_args()
     if args.dir:

@@ -4,23 +4,37 @@ The floor is what the budget allows: calls x 60 / calls-per-minute. The platform
 within 15% of it, i.e. fetching keeps the budget busy and Dagster, normalizing and writing add
 little. Usage::
 
-    python bench/bench_backfill.py [--stocks 1000] [--start 20240101] [--end 20241231]
+    python bench/bench_backfill.py [--stocks 1000] [--start 20230101] [--end 20241231]
         [--latency-ms 200] [--calls-per-minute 500] [--tables daily,adj_factor,daily_basic]
+        [--chunk 100 --parallel 3 | --single-run]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test]
+
+By default the range runs as ``twilight backfill`` does it (overlapped chunked runs); with
+``--single-run`` as one ``dagster asset materialize --partition-range`` run.
+
+The Dagster instance is the embedded default (SQLite under a temporary DAGSTER_HOME) or, with
+``--postgres``, a throwaway database on that server (as deploy/ runs it): a range run records
+one materialization per partition and asset, and SQLite commits each one separately.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import shutil
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
+from twilight_assets.backfill import LAYERS
 
 
 def start_sim(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
@@ -42,7 +56,28 @@ def start_sim(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("simulator did not start")
 
 
-LAYERS = ("raw", "normalized")
+@contextlib.contextmanager
+def instance_config(home: Path, postgres: str | None) -> Iterator[None]:
+    """The repo's dagster.yaml, on a throwaway Postgres database if one is asked for."""
+    config = (Path(__file__).resolve().parents[1] / "dagster.yaml").read_text()
+    if postgres is None:
+        (home / "dagster.yaml").write_text(config)
+        yield
+        return
+    import psycopg2
+
+    name = f"twilight_bench_{secrets.token_hex(4)}"
+    admin = psycopg2.connect(postgres)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    parts = urlsplit(postgres)
+    url = urlunsplit(("postgresql+psycopg2", parts.netloc, f"/{name}", "", ""))
+    (home / "dagster.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: {url}\n" + config)
+    try:
+        yield
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
 
 
 def dagster(selection: list[str], *extra: str) -> None:
@@ -55,12 +90,17 @@ def dagster(selection: list[str], *extra: str) -> None:
 
 
 def phases(started: float) -> dict[str, float]:
-    """Seconds from the command's start to the run's start, the fetch steps, and the end."""
+    """Seconds from the command's start to the first run's start, the fetch steps, the end.
+
+    Over every run the command started (one, or one per chunk).
+    """
     from dagster import DagsterEventType, DagsterInstance
 
     instance = DagsterInstance.get()
-    run = instance.get_runs(limit=1)[0]
-    events = [r for r in instance.all_logs(run.run_id) if r.is_dagster_event]
+    events = [
+        r for run in instance.get_runs() for r in instance.all_logs(run.run_id)
+        if r.is_dagster_event and r.timestamp >= started
+    ]  # fmt: skip
 
     def at(kind: DagsterEventType, prefix: str = "") -> list[float]:
         return [r.timestamp - started for r in events if r.dagster_event
@@ -74,6 +114,15 @@ def phases(started: float) -> dict[str, float]:
     }
 
 
+def twilight_backfill(args: argparse.Namespace) -> None:
+    cmd = [
+        sys.executable, "-m", "twilight_resources.cli", "backfill", "--tables", args.tables,
+        "--start", args.start, "--end", args.end, "--chunk", str(args.chunk),
+        "--parallel", str(args.parallel),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
 def trade_dates() -> list[str]:
     from dagster import DagsterInstance
 
@@ -83,12 +132,16 @@ def trade_dates() -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stocks", type=int, default=1000)
-    parser.add_argument("--start", default="20240101")
+    parser.add_argument("--start", default="20230101")
     parser.add_argument("--end", default="20241231")
     parser.add_argument("--latency-ms", type=float, default=200)
     parser.add_argument("--calls-per-minute", type=int, default=500)
     parser.add_argument("--tables", default="daily,adj_factor,daily_basic")
     parser.add_argument("--port", type=int, default=18765)
+    parser.add_argument("--chunk", type=int, default=100, help="partitions per chunk run")
+    parser.add_argument("--parallel", type=int, default=3, help="chunk runs at a time, at most")
+    parser.add_argument("--single-run", action="store_true", help="one range run instead")
+    parser.add_argument("--postgres", help="server URL for a throwaway Dagster instance database")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="twilight-bench-"))
@@ -100,7 +153,11 @@ def main() -> None:
         DAGSTER_HOME=str(home / "dagster"),
     )
     (home / "dagster").mkdir(parents=True)
-    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster")
+    with instance_config(home / "dagster", args.postgres):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     sim = start_sim(args, args.port)
     try:
         dagster(["raw/trade_cal", "normalized/trade_cal"])
@@ -108,7 +165,10 @@ def main() -> None:
         keys = sorted(k for k in trade_dates() if args.start <= k <= args.end)
         selection = [f"{layer}/{t}" for t in args.tables.split(",") for layer in LAYERS]
         started, epoch = time.monotonic(), time.time()
-        dagster(selection, "--partition-range", f"{keys[0]}...{keys[-1]}")
+        if args.single_run:
+            dagster(selection, "--partition-range", f"{keys[0]}...{keys[-1]}")
+        else:
+            twilight_backfill(args)
         wall = time.monotonic() - started
         steps = phases(epoch)
         stats = httpx.get(f"http://127.0.0.1:{args.port}/_sim/stats").json()
@@ -119,7 +179,11 @@ def main() -> None:
     # go to another source and are reported apart.
     calls = sum(n for api, n in stats["calls"].items() if not api.startswith("akshare:"))
     floor = calls * 60 / args.calls_per_minute
-    print(f"tables: {args.tables}; {args.stocks} stocks, {args.start}..{args.end}")
+    instance = "Postgres" if args.postgres else "SQLite (embedded default)"
+    mode = ("one range run" if args.single_run
+            else f"twilight backfill --chunk {args.chunk} --parallel {args.parallel}")
+    print(f"tables: {args.tables}; {args.stocks} stocks, {args.start}..{args.end}; {mode}; "
+          f"Dagster instance on {instance}")
     print(f"upstream latency {args.latency_ms:.0f} ms (+-40), budget {args.calls_per_minute}/min")
     print(f"upstream calls: {calls} ({stats['calls']}), rows: {stats['total_rows']}")
     print(f"errors answered by the upstream: {stats['errors'] or 0}")

@@ -1,12 +1,14 @@
 """Cross-source verification: the warehouse's daily bars against AKShare's, after each refresh.
 
-For the trade dates of the run (or the newest stored one), every stock of ``normalized_daily``
-(or a stable sample of ``TWILIGHT_QUALITY_DIFF_SAMPLE`` stocks) is asked from AKShare, one
-``stock_zh_a_hist`` call per stock over the dates, and close, vol and amount are compared in
-Tushare's units. Disagreements go to ``quality_diff`` (an asset check has no output for the IO
-manager, so it writes one transaction under the writer lock and publishes a snapshot, as the
-writer does) and critical ones to ``TWILIGHT_ALERT_WEBHOOK_URL``;
-an unreachable webhook is logged and never fails the run. Rows the fallback filled from AKShare
+For the trade dates of the run (or the newest stored one), ``TWILIGHT_QUALITY_DIFF_SAMPLE``
+stocks of ``normalized_daily`` (0: all) are asked from AKShare, one ``stock_zh_a_hist`` call
+per stock over the dates. The sample is drawn by a hash salted with the first date, so each
+day's check asks other stocks and a few weeks of checks cover the market, without spending a
+call per stock per day on a source that throttles bulk readers. Close, vol and amount are
+compared in Tushare's units. Disagreements go to ``quality_diff`` (an asset check has no
+output for the IO manager, so it writes one transaction under the writer lock and publishes a
+snapshot, as the writer does) and critical ones to ``TWILIGHT_ALERT_WEBHOOK_URL``; an
+unreachable webhook is logged and never fails the run. Rows the fallback filled from AKShare
 are skipped: comparing a source with itself proves nothing.
 """
 
@@ -57,12 +59,17 @@ DIFF_COLUMNS = (
 WEBHOOK_TIMEOUT_S = 5.0
 
 
-def sample_codes(codes: Sequence[str], size: int) -> list[str]:
-    """All codes, or ``size`` of them chosen by a hash: the same stocks every run."""
+def sample_codes(codes: Sequence[str], size: int, salt: str = "") -> list[str]:
+    """All codes, or ``size`` of them chosen by a hash of ``salt`` and the code.
+
+    The same salt draws the same stocks (a rerun checks what the run checked); another salt
+    draws others.
+    """
     ordered = sorted(set(codes))
     if size <= 0 or size >= len(ordered):
         return ordered
-    return sorted(sorted(ordered, key=lambda c: hashlib.sha256(c.encode()).hexdigest())[:size])
+    rank = sorted(ordered, key=lambda c: hashlib.sha256(f"{salt}:{c}".encode()).hexdigest())
+    return sorted(rank[:size])
 
 
 def compare(
@@ -206,7 +213,9 @@ def verify_daily(
             "AND coalesce(source, 'tushare') <> 'akshare'",
             [start, end],
         )
-        asked = sample_codes(warehouse["ts_code"].tolist(), settings.quality_diff_sample)
+        asked = sample_codes(
+            warehouse["ts_code"].tolist(), settings.quality_diff_sample, salt=dates[0]
+        )
         frames, failed = provider.daily_many(asked, start, end, settings.akshare_max_in_flight)
         good = [f for f in frames if not f.empty]
         akshare = (pd.concat(good, ignore_index=True) if good
@@ -247,9 +256,9 @@ def verify_daily(
     asset=AssetKey(["normalized", "daily"]),
     name="cross_source",
     blocking=False,
-    description="close, vol and amount agree with AKShare's bars of the same day (all stocks, "
-    "or TWILIGHT_QUALITY_DIFF_SAMPLE of them); disagreements in quality_diff, critical ones "
-    "posted to TWILIGHT_ALERT_WEBHOOK_URL.",
+    description="close, vol and amount agree with AKShare's bars of the same day (a sample of "
+    "TWILIGHT_QUALITY_DIFF_SAMPLE stocks drawn anew each day; 0: all); disagreements in "
+    "quality_diff, critical ones posted to TWILIGHT_ALERT_WEBHOOK_URL.",
 )
 def cross_source(context: AssetCheckExecutionContext) -> AssetCheckResult:
     settings = get_settings()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
@@ -47,6 +48,50 @@ def _cmd_plan(args: argparse.Namespace, rest: list[str]) -> int:
         cal = calendar_from_frame(frame)
     plans = plan_backfill(opts.tables.split(","), opts.start, opts.end, settings, cal)
     print(render(plans, settings.calls_per_minute))
+    return 0
+
+
+def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
+    """Backfill a range as chunked range runs, overlapped so the call budget never idles."""
+    from twilight_assets.backfill import pending, plan_chunks, run_chunks, with_calls
+    from twilight_resources.calendar import load_calendar
+    from twilight_resources.tushare.budget import SPACING_MARGIN
+    from twilight_resources.tushare.journal import CallJournal
+
+    parser = argparse.ArgumentParser(prog="twilight backfill", description=_cmd_backfill.__doc__)
+    parser.add_argument("--tables", required=True, help="comma-separated APIs, one partitioning")
+    parser.add_argument("--start", required=True, help="YYYYMMDD")
+    parser.add_argument("--end", required=True, help="YYYYMMDD")
+    parser.add_argument("--chunk", type=int, default=100, help="partitions per run, at most")
+    parser.add_argument("--parallel", type=int, default=3, help="runs at a time, at most")
+    opts = parser.parse_args(rest)
+    if opts.chunk < 1 or opts.parallel < 1:
+        parser.error("--chunk and --parallel must be at least 1")
+    settings = get_settings()
+    cal = load_calendar(settings)
+    if not cal.covers(from_key(opts.start)) or not cal.covers(from_key(opts.end)):
+        print("twilight backfill: the stored calendar does not cover the range; materialize "
+              "raw/trade_cal and normalized/trade_cal first", file=sys.stderr)
+        return 2
+    apis = opts.tables.split(",")
+    try:
+        chunks = plan_chunks(apis, opts.start, opts.end, opts.chunk, cal)
+    except ValueError as exc:
+        parser.error(str(exc))
+    todo = with_calls(pending(chunks, apis, settings), apis, settings, cal)
+    print(f"{len(chunks)} chunks of up to {opts.chunk} partitions, {len(chunks) - len(todo)} "
+          f"already in the warehouse; {sum(c.calls for c in todo)} upstream calls to make")
+    seconds_per_call = 60 / settings.calls_per_minute * SPACING_MARGIN
+    journal, since = CallJournal(settings.state_dir / "upstream.sqlite"), time.time()
+    failed = run_chunks(
+        apis, todo, seconds_per_call, lambda: journal.count(since, apis), opts.parallel,
+        settings.state_dir / "backfills",
+    )  # fmt: skip
+    if failed:
+        print(f"twilight backfill: {len(failed)} chunk(s) failed; rerun the same command to "
+              "resume (finished partitions are not fetched again)", file=sys.stderr)
+        return 1
+    print("backfill complete")
     return 0
 
 
@@ -150,6 +195,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, list[str]], int]]] 
     "settings": ("show the effective settings (secrets masked)", _cmd_settings),
     "demo": ("build a sample warehouse and start the UIs (what `make demo` runs)", _cmd_demo),
     "plan": ("print a backfill's upstream calls and minutes before running it", _cmd_plan),
+    "backfill": ("backfill a range as overlapped chunked runs (resumable)", _cmd_backfill),
     "serve": ("run the read API (`twilight serve --host --port`)", _cmd_serve),
     "token": ("create, revoke or list read-API bearer tokens", _cmd_token),
     "mcp": ("run the MCP server (`twilight mcp --transport stdio|http --host --port`)", _cmd_mcp),
@@ -157,7 +203,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, list[str]], int]]] 
 }
 
 
-RAW_ARGS = {"sim", "plan", "demo", "serve", "token", "mcp"}  # these parse their own options
+# These parse their own options.
+RAW_ARGS = {"sim", "plan", "backfill", "demo", "serve", "token", "mcp"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,9 @@
 
 A backfill normalizes and writes in bursts; on a small machine those bursts would otherwise
 delay every read the API and MCP server answer meanwhile. Dagster steps therefore run at a
-higher niceness (``TWILIGHT_BATCH_NICENESS``): they still get all the CPU nobody else wants.
+higher niceness: fetching at ``TWILIGHT_FETCH_NICENESS`` (a fetcher late for its call slot
+wastes budget), and from their first warehouse access on at ``TWILIGHT_BATCH_NICENESS``. They
+still get all the CPU nobody else wants.
 """
 
 from __future__ import annotations

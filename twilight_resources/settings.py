@@ -64,7 +64,9 @@ class TwilightSettings(BaseSettings):
     duckdb_read_threads: int = Field(1, ge=1)
     duckdb_write_memory_limit: str = "1GB"
     duckdb_write_threads: int = Field(2, ge=1)
-    # Batch work (Dagster steps) yields the CPU to the serving processes: their niceness.
+    # Dagster steps yield the CPU to the serving processes. Fetching comes before normalizing
+    # and writing: a fetcher starved of CPU misses call slots of the budget, which never return.
+    fetch_niceness: int = Field(5, ge=0, le=19)
     batch_niceness: int = Field(10, ge=0, le=19)
 
     market_exchange: Literal["SSE", "SZSE"] = "SSE"
@@ -84,7 +86,7 @@ class TwilightSettings(BaseSettings):
     akshare_mode: Literal["off", "fallback", "prefer"] = "fallback"
     akshare_timeout: float = Field(5.0, gt=0)
     akshare_max_in_flight: int = Field(8, ge=1, le=64)
-    quality_diff_sample: int = Field(0, ge=0)  # stocks compared per check; 0 = all
+    quality_diff_sample: int = Field(100, ge=0)  # stocks compared per check (daily draw); 0: all
     quality_diff_warn: float = Field(0.001, ge=0)  # relative difference flagged as a warning
     quality_diff_critical: float = Field(0.01, ge=0)  # ... and as critical (posted to the webhook)
 

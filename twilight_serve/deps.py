@@ -1,7 +1,9 @@
 """FastAPI dependencies: the lifespan's components, the clock, and the bearer check.
 
 Routes take components through these instead of reaching into ``app.state``, so a test can
-override any one of them and the OpenAPI schema documents the bearer scheme.
+override any one of them and the OpenAPI schema documents the bearer scheme. They are
+coroutines because none of them waits on anything: FastAPI runs a plain function dependency on
+the thread pool, a hand-off per dependency per request that costs more than the work.
 """
 
 from __future__ import annotations
@@ -23,31 +25,31 @@ from twilight_serve.quotes import QuoteComposer
 _bearer = HTTPBearer(auto_error=False, description="a token from `twilight token create`")
 
 
-def get_settings_dep(request: Request) -> TwilightSettings:
+async def get_settings_dep(request: Request) -> TwilightSettings:
     return request.app.state.settings
 
 
-def get_tokens(request: Request) -> TokenStore:
+async def get_tokens(request: Request) -> TokenStore:
     return request.app.state.tokens
 
 
-def get_reader(request: Request) -> WarehouseReader:
+async def get_reader(request: Request) -> WarehouseReader:
     return request.app.state.reader
 
 
-def get_market(request: Request) -> MarketStateResolver:
+async def get_market(request: Request) -> MarketStateResolver:
     return request.app.state.market
 
 
-def get_audit(request: Request) -> AuditLog:
+async def get_audit(request: Request) -> AuditLog:
     return request.app.state.audit
 
 
-def get_composer(request: Request) -> QuoteComposer:
+async def get_composer(request: Request) -> QuoteComposer:
     return request.app.state.composer
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     """The current time from the app's clock (tests inject one instead of sleeping)."""
     clock: Callable[[], datetime] = request.app.state.clock
     return clock()
@@ -62,7 +64,7 @@ ComposerDep = Annotated[QuoteComposer, Depends(get_composer)]
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
-def require_bearer(
+async def require_bearer(
     tokens: TokensDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:

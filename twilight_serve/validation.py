@@ -60,7 +60,7 @@ class DateRange:
     end: date
 
 
-def date_range(
+async def date_range(
     now: NowDep,
     start_date: Annotated[
         str | None,

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from tests.akshare.conftest import Receiver
 from twilight_assets.definitions import defs
-from twilight_assets.quality import cross_source, verify_daily
+from twilight_assets.quality import cross_source, sample_codes, verify_daily
 from twilight_assets.runner import materialize_tables
 from twilight_resources.auth import TokenStore
 from twilight_resources.settings import get_settings, load_settings, reset_settings
@@ -124,3 +124,15 @@ def test_unreachable_webhook_never_fails_the_run(
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.metadata["compared_stocks"].value == 4
     assert evaluation.metadata["webhook_posted"].value is False
+
+
+def test_the_sample_is_redrawn_each_day_and_covers_the_market() -> None:
+    codes = [f"{n:06d}.SZ" for n in range(1000)]
+    day = sample_codes(codes, 100, salt="20240708")
+    assert len(day) == 100 and set(day) <= set(codes)
+    assert sample_codes(list(reversed(codes)), 100, salt="20240708") == day  # a rerun: same
+    assert sample_codes(codes, 100, salt="20240709") != day
+    days = [f"202407{d:02d}" for d in range(1, 31)] + [f"202408{d:02d}" for d in range(1, 31)]
+    covered = set().union(*(sample_codes(codes, 100, salt=d) for d in days))
+    assert len(covered) > 990  # 60 draws of 10%: all but ~(0.9**60) of the market
+    assert sample_codes(codes, 0) == codes and sample_codes(codes[:5], 100) == codes[:5]

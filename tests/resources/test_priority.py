@@ -1,4 +1,4 @@
-"""Dagster steps run at the batch niceness, so serving processes win the CPU."""
+"""Dagster steps fetch at the fetching niceness and touch the warehouse at the batch niceness."""
 
 from __future__ import annotations
 
@@ -21,19 +21,22 @@ def probe() -> pd.DataFrame:
 
 print("before", os.nice(0))
 materialize([probe], resources={"io_manager": DuckDBWarehouseIOManager()})
+print("after", os.nice(0))
 """
 
 
-def test_steps_run_at_the_batch_niceness(twilight_home: Path, monkeypatch: pytest.MonkeyPatch
-                                         ) -> None:
+def test_steps_fetch_then_write_at_their_niceness(
+    twilight_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWILIGHT_FETCH_NICENESS", "14")
     monkeypatch.setenv("TWILIGHT_BATCH_NICENESS", "19")
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
                          check=True, timeout=120)
     lines = [line.split() for line in out.stdout.splitlines()]
-    seen = dict(words for words in lines if words[:1] in (["before"], ["during"]))
-    before, during = int(seen["before"]), int(seen["during"])
-    assert before < 19  # pytest runs at 0, or at the default batch niceness after a run
-    assert during == 19
+    seen = {w[0]: int(w[1]) for w in lines if w[:1] in (["before"], ["during"], ["after"])}
+    assert seen["before"] < 14  # pytest runs at 0, or at a step's niceness after a run
+    assert seen["during"] == 14  # the asset's body: it may be fetching
+    assert seen["after"] == 19  # its output was written to the warehouse
 
 
 def test_lower_priority_never_raises_priority() -> None:

@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,6 +79,18 @@ class CallJournal:
                     ":attempts, :latency_ms, :outcome, :error, :pid)",
                     {**row, "called_at": time.time(), "pid": os.getpid()},
                 )
+        finally:
+            conn.close()
+
+    def count(self, since: float, apis: Sequence[str]) -> int:
+        """Calls of ``apis`` recorded since ``since`` (epoch seconds), by every process."""
+        marks = ", ".join("?" * len(apis))
+        conn = self._connect()
+        try:
+            return conn.execute(
+                f"SELECT count(*) FROM calls WHERE called_at >= ? AND api_name IN ({marks})",
+                (since, *apis),
+            ).fetchone()[0]
         finally:
             conn.close()
 

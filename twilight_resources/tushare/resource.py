@@ -64,7 +64,7 @@ class TushareResource(ConfigurableResource):
     _client: TushareClient | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        lower_priority(get_settings().batch_niceness)
+        lower_priority(get_settings().fetch_niceness)
         self._client = client_from_settings()
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:

@@ -108,10 +108,12 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
     preview_rows: int = Field(default=5, description="Rows shown in the output preview.")
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        lower_priority(get_settings().batch_niceness)
+        # A step may fetch before it touches the warehouse: it starts at the fetching niceness.
+        lower_priority(get_settings().fetch_niceness)
 
     def writer(self) -> WarehouseWriter:
         settings = get_settings()
+        lower_priority(settings.batch_niceness)  # reading, normalizing, writing: batch work
         return WarehouseWriter(
             self.path or settings.warehouse_file,
             memory_limit=self.memory_limit or settings.duckdb_write_memory_limit,

@@ -96,7 +96,7 @@ def freshness(reader: ReaderDep, market: MarketDep, now: NowDep) -> Freshness:
     )
 
 
-def get_checks(request: Request) -> CheckResults:
+async def get_checks(request: Request) -> CheckResults:
     return request.app.state.checks
 
 
