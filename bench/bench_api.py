@@ -9,10 +9,10 @@ starts ``twilight serve`` on loopback in its own session, and sends requests ope
 shows up as latency rather than as a lower rate). Three phases:
 
 - idle;
-- during a backfill: a real ``dagster asset materialize`` of daily, adj_factor and daily_basic
-  over ``--backfill-days`` trading days from the simulator (200 ms a call, 500 calls a minute)
-  into the same warehouse, for as long as the run lasts (its writes publish snapshots of the
-  whole file, as any write does);
+- during a backfill: a real ``twilight backfill`` of daily, adj_factor and daily_basic over
+  ``--backfill-days`` trading days from the simulator (200 ms a call, 500 calls a minute) into
+  the same warehouse, for as long as it lasts (its writes publish snapshots of the whole file,
+  as any write does);
 - stress: another process upserts a trading day and publishes a snapshot in a loop, about one a
   second, far more often than a backfill writes (reported, no target).
 
@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_backfill import LAYERS, dagster, start_sim, trade_dates  # noqa: E402
+from bench_backfill import dagster, start_sim, trade_dates  # noqa: E402
 from bench_warehouse import STOCKS, build_base, rows_for  # noqa: E402
 
 from twilight_resources.auth import TokenStore  # noqa: E402
@@ -248,11 +248,9 @@ def during_backfill(work: Path, home: Path, args: argparse.Namespace, slice_: Ca
         dagster(["raw/trade_cal", "normalized/trade_cal"])
         keys = sorted(trade_dates())[: args.backfill_days]
         tables = ("daily", "adj_factor", "daily_basic")
-        selection = ",".join(f"{layer}/{t}" for t in tables for layer in LAYERS)
         cmd = [
-            Path(sys.executable).with_name("dagster"), "asset", "materialize",
-            "-m", "twilight_assets.definitions", "--select", selection,
-            "--partition-range", f"{keys[0]}...{keys[-1]}",
+            sys.executable, "-m", "twilight_resources.cli", "backfill",
+            "--tables", ",".join(tables), "--start", keys[0], "--end", keys[-1],
         ]  # fmt: skip
         with (work / "backfill.log").open("ab") as out:
             backfill = spawn_session(cmd, env=dict(os.environ), stdout=out)

@@ -134,12 +134,14 @@ def run_chunks(
     calls_made: Callable[[], int],
     parallel: int,
     log_dir: Path,
+    niceness: int = 0,
     say: Callable[[str], Any] = print,
 ) -> list[Chunk]:
     """Run the chunks in order, at most ``parallel`` at a time; returns the chunks that failed.
 
     ``calls_made`` counts the calls made since the start; the next chunk is launched when the
-    launched chunks owe no more than ``LEAD_S`` of calls.
+    launched chunks owe no more than ``LEAD_S`` of calls. Runs start at ``niceness`` (their
+    steps lower it further as they go), so even their imports yield to serving processes.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     todo, failed = list(chunks), []
@@ -151,7 +153,9 @@ def run_chunks(
                    and (owed - calls_made()) * seconds_per_call <= LEAD_S):  # fmt: skip
                 chunk = todo.pop(0)
                 with (log_dir / f"backfill-{chunk.keys[0]}.log").open("ab") as out:
-                    running[chunk] = spawn_session(chunk_command(apis, chunk), stdout=out)
+                    running[chunk] = spawn_session(
+                        chunk_command(apis, chunk), stdout=out, niceness=niceness
+                    )
                 owed += chunk.calls
                 say(f"started {chunk.range} ({len(chunk.keys)} partitions, {chunk.calls} calls)")
             if failed and not running:

@@ -85,7 +85,7 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
     journal, since = CallJournal(settings.state_dir / "upstream.sqlite"), time.time()
     failed = run_chunks(
         apis, todo, seconds_per_call, lambda: journal.count(since, apis), opts.parallel,
-        settings.state_dir / "backfills",
+        settings.state_dir / "backfills", niceness=settings.fetch_niceness,
     )  # fmt: skip
     if failed:
         print(f"twilight backfill: {len(failed)} chunk(s) failed; rerun the same command to "

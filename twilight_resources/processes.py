@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from twilight_resources.priority import lower_priority
+
 STOP_TIMEOUT_S = 15.0
 
 
@@ -31,8 +33,17 @@ def spawn_session(
     env: Mapping[str, str] | None = None,
     cwd: Path | str | None = None,
     text: bool = False,
+    niceness: int = 0,
 ) -> subprocess.Popen[Any]:
-    """``cmd`` in a new session with default SIGINT/SIGTERM; stderr joins stdout."""
+    """``cmd`` in a new session with default SIGINT/SIGTERM; stderr joins stdout.
+
+    ``niceness`` (batch work) applies from the first instruction, imports included.
+    """
+
+    def prepare() -> None:
+        restore_default_signals()
+        lower_priority(niceness)
+
     return subprocess.Popen(
         [str(part) for part in cmd],
         stdout=stdout,
@@ -42,7 +53,7 @@ def spawn_session(
         cwd=cwd,
         text=text,
         start_new_session=True,
-        preexec_fn=restore_default_signals,
+        preexec_fn=prepare,
     )
 
 
