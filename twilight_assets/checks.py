@@ -4,9 +4,14 @@ Checks query the newest published snapshot through :class:`WarehouseReader`, so 
 wait for (or block) a writer and see exactly what the serving processes serve. They are built
 by one factory from a table list per kind, and are non-blocking: a failure flags the data in
 the UI and in the run, it does not stop downstream assets.
-"""
 
-from __future__ import annotations
+In a run of trade-date partitions, the checks of a table partitioned by trade date look at the
+run's dates only: every rule they apply holds or fails within a date (the primary key includes
+trade_date), so the result for those dates is the same, and a check costs what the run wrote
+rather than a scan of the whole table (20 s on 10M rows, competing with the read API for memory
+bandwidth). Without partitions (a run of unpartitioned assets, a check launched on its own)
+they look at the whole table.
+"""
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSpec,
@@ -21,7 +27,14 @@ from dagster import (
     MetadataValue,
     multi_asset_check,
 )
+from dagster._core.errors import DagsterInvalidPropertyError
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
+from twilight_resources.calendar import from_key
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse import (
     SnapshotUnavailableError,
@@ -74,14 +87,48 @@ TRADE_CAL = table_spec("normalized_trade_cal").name
 DAILY = table_spec("normalized_daily").name
 
 
+def run_dates(context: AssetCheckExecutionContext | None) -> tuple[str, str] | None:
+    """The run's partition keys as (first, last), from its tags; None if it has none (or if
+    the check is invoked directly, outside a run)."""
+    try:
+        tags = context.run.tags if context is not None else {}
+    except DagsterInvalidPropertyError:
+        return None
+    if PARTITION_NAME_TAG in tags:
+        return tags[PARTITION_NAME_TAG], tags[PARTITION_NAME_TAG]
+    if ASSET_PARTITION_RANGE_START_TAG in tags:
+        return tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]
+    return None
+
+
 @dataclass(frozen=True)
 class Scope:
-    """One table in one snapshot, with the row count the runner already took."""
+    """One table in one snapshot (``relation``: the table, or its rows of the run's dates),
+    with the row count the runner already took."""
 
     reader: WarehouseReader
     spec: TableSpec
     settings: TwilightSettings
     rows: int
+    relation: str = ""
+    dates: tuple[str, str] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        reader: WarehouseReader,
+        spec: TableSpec,
+        settings: TwilightSettings,
+        dates: tuple[str, str] | None = None,
+    ) -> "Scope":
+        """``dates`` narrow a table partitioned by trade date to the run's rows."""
+        relation, scoped = spec.name, None
+        if dates is not None and spec.api in CALENDAR_TABLES:
+            lo, hi = (from_key(d).isoformat() for d in dates)  # parsed: never raw text in SQL
+            relation = f"(SELECT * FROM {spec.name} WHERE trade_date BETWEEN '{lo}' AND '{hi}')"
+            scoped = dates
+        rows = _scalar(reader, f"SELECT count(*) FROM {relation}")
+        return cls(reader, spec, settings, rows, relation, scoped)
 
 
 @dataclass(frozen=True)
@@ -171,7 +218,8 @@ def primary_key_unique(scope: Scope) -> Outcome:
     key = _columns(spec.primary_key)
     count, sample = _offenders(
         scope.reader,
-        f"SELECT {key}, count(*) AS copies FROM {spec.name} GROUP BY {key} HAVING count(*) > 1",
+        f"SELECT {key}, count(*) AS copies FROM {scope.relation} GROUP BY {key} "
+        "HAVING count(*) > 1",
         f"copies DESC, {key}",
     )
     return _verdict(
@@ -196,7 +244,7 @@ def required_not_null(scope: Scope) -> Outcome:
     count, sample = _offenders(
         scope.reader,
         f"SELECT {_columns(spec.primary_key)}, concat_ws(', ', {which}) AS null_columns "
-        f"FROM {spec.name} WHERE {' OR '.join(f'{quote(c)} IS NULL' for c in required)}",
+        f"FROM {scope.relation} WHERE {' OR '.join(f'{quote(c)} IS NULL' for c in required)}",
         _columns(spec.primary_key),
     )
     return _verdict(
@@ -217,7 +265,7 @@ def ohlc_sane(scope: Scope) -> Outcome:
     count, sample = _offenders(
         scope.reader,
         f"SELECT {_columns(spec.primary_key)}, {_columns(PRICES)}, "
-        f"concat_ws(', ', {broken}) AS broken FROM {spec.name} "
+        f"concat_ws(', ', {broken}) AS broken FROM {scope.relation} "
         f"WHERE NOT ({' AND '.join(OHLC_RULES.values())})",
         _columns(spec.primary_key),
     )
@@ -236,10 +284,10 @@ def rows_match_listed(scope: Scope) -> Outcome:
     spec, reader = scope.spec, scope.reader
     if _scalar(reader, f"SELECT count(*) FROM {STOCK_BASIC}") == 0:
         return Outcome(True, f"{spec.name}: skipped, {STOCK_BASIC} is empty (nothing to compare)")
-    days = _scalar(reader, f"SELECT count(DISTINCT trade_date) FROM {spec.name}")
+    days = _scalar(reader, f"SELECT count(DISTINCT trade_date) FROM {scope.relation}")
     count, sample = _offenders(
         reader,
-        f"WITH days AS (SELECT trade_date, count(*) AS stored_rows FROM {spec.name} "
+        f"WITH days AS (SELECT trade_date, count(*) AS stored_rows FROM {scope.relation} "
         "GROUP BY trade_date) "
         "SELECT d.trade_date, d.stored_rows, count(s.ts_code) AS listed_stocks, "
         "round(d.stored_rows / nullif(count(s.ts_code), 0), 3) AS ratio "
@@ -331,12 +379,13 @@ def matches_daily(scope: Scope) -> Outcome:
 
 def no_calendar_gaps(scope: Scope) -> Outcome:
     """Open days of the configured exchange between the table's first and last date, unstored."""
-    spec, reader = scope.spec, scope.reader
+    reader = scope.reader
     if _calendar_days(scope) == 0:
         return _no_calendar(scope)
     exchange = {"exchange": scope.settings.market_exchange}
     span = (
-        f"WITH span AS (SELECT min(trade_date) AS lo, max(trade_date) AS hi FROM {spec.name}), "
+        f"WITH span AS (SELECT min(trade_date) AS lo, max(trade_date) AS hi "
+        f"FROM {scope.relation}), "
         f"open_days AS (SELECT c.cal_date FROM {TRADE_CAL} c, span WHERE c.exchange = $exchange "
         "AND c.is_open = '1' AND c.cal_date BETWEEN span.lo AND span.hi) "
     )
@@ -344,7 +393,7 @@ def no_calendar_gaps(scope: Scope) -> Outcome:
     count, sample = _offenders(
         reader,
         f"{span} SELECT cal_date AS missing_date FROM open_days "
-        f"WHERE cal_date NOT IN (SELECT DISTINCT trade_date FROM {spec.name})",
+        f"WHERE cal_date NOT IN (SELECT DISTINCT trade_date FROM {scope.relation})",
         "missing_date",
         exchange,
     )
@@ -461,8 +510,11 @@ KINDS = (
 )
 
 
-def run_probe(spec: TableSpec, probe: Probe, name: str) -> AssetCheckResult:
-    """Run ``probe`` on the newest snapshot; an empty (or unpublished) table passes."""
+def run_probe(
+    spec: TableSpec, probe: Probe, name: str, dates: tuple[str, str] | None = None
+) -> AssetCheckResult:
+    """Run ``probe`` on the newest snapshot (the run's ``dates`` of a trade-date table, else
+    the whole table); no rows passes."""
     settings = get_settings()
     asset_key = AssetKey(["normalized", spec.api])
     with WarehouseReader.from_settings(settings, pool_size=1) as reader:
@@ -475,16 +527,19 @@ def run_probe(spec: TableSpec, probe: Probe, name: str) -> AssetCheckResult:
                 passed=True,
                 description=f"{spec.name}: no rows yet (no snapshot published)",
             )
-        rows = _scalar(reader, f"SELECT count(*) FROM {spec.name}")
-        scope = Scope(reader, spec, settings, rows)
-        outcome = probe(scope) if rows else Outcome(True, f"{spec.name}: no rows yet")
+        scope = Scope.of(reader, spec, settings, dates)
+        outcome = probe(scope) if scope.rows else Outcome(True, f"{spec.name}: no rows yet")
+    checked = f"{scope.dates[0]}..{scope.dates[1]}" if scope.dates else "whole table"
     return AssetCheckResult(
         asset_key=asset_key,
         check_name=name,
         passed=outcome.passed,
         description=outcome.description,
-        metadata={"table_rows": rows, "snapshot_generation": generation, **outcome.metadata},
-    )
+        metadata={
+            "table_rows": scope.rows, "checked_dates": checked,
+            "snapshot_generation": generation, **outcome.metadata,
+        },
+    )  # fmt: skip
 
 
 def build_table_checks(api: str, all_kinds: tuple[CheckKind, ...]) -> AssetChecksDefinition:
@@ -508,9 +563,10 @@ def build_table_checks(api: str, all_kinds: tuple[CheckKind, ...]) -> AssetCheck
             for kind in kinds
         ],
     )
-    def _checks() -> Iterator[AssetCheckResult]:
+    def _checks(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
+        dates = run_dates(context)
         for kind in kinds:
-            yield run_probe(spec, kind.probe, kind.name)
+            yield run_probe(spec, kind.probe, kind.name, dates)
 
     return _checks
 

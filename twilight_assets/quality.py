@@ -29,12 +29,8 @@ from dagster import (
     MetadataValue,
     asset_check,
 )
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 
+from twilight_assets.checks import run_dates
 from twilight_resources.akshare.client import AkshareUnavailableError
 from twilight_resources.akshare.settings import client_from_settings
 from twilight_resources.logs import redact, register_secret
@@ -127,15 +123,6 @@ def post_webhook(url: str | None, critical: pd.DataFrame) -> bool:
         log.warning("alert webhook failed: %s", redact(f"{type(exc).__name__}: {exc}"))
         return False
     return True
-
-
-def _run_dates(context: AssetCheckExecutionContext | None) -> tuple[str, str] | None:
-    tags = context.run.tags if context is not None else {}
-    if PARTITION_NAME_TAG in tags:
-        return tags[PARTITION_NAME_TAG], tags[PARTITION_NAME_TAG]
-    if ASSET_PARTITION_RANGE_START_TAG in tags:
-        return tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]
-    return None
 
 
 def _resolved(
@@ -267,7 +254,7 @@ def cross_source(context: AssetCheckExecutionContext) -> AssetCheckResult:
             passed=True, description="AKShare disabled (TWILIGHT_AKSHARE_ENABLED)"
         )
     try:
-        stored, figures = verify_daily(settings, _run_dates(context))
+        stored, figures = verify_daily(settings, run_dates(context))
     except (AkshareUnavailableError, SnapshotUnavailableError) as exc:
         return AssetCheckResult(
             passed=False,

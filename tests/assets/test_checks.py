@@ -24,7 +24,7 @@ from dagster import (
     define_asset_job,
 )
 
-from twilight_assets.checks import checks
+from twilight_assets.checks import checks, ohlc_sane, required_not_null, run_probe
 from twilight_assets.indexes import assets as index_assets
 from twilight_assets.prices import assets as price_assets
 from twilight_assets.reference import assets as reference_assets
@@ -36,6 +36,7 @@ from twilight_resources.warehouse import (
     apply_ddl,
     normalize_frame,
     publish_snapshot,
+    table_spec,
 )
 
 Edit = Callable[[pd.DataFrame], pd.DataFrame]
@@ -357,3 +358,21 @@ def test_duplicate_primary_key_fails(twilight_home: Path) -> None:
     assert list(failures(results)) == ["index_basic.primary_key_unique"]
     description = failures(results)["index_basic.primary_key_unique"]
     assert "ts_code=000300.SH, copies=2" in description, description
+
+
+def test_a_run_of_trade_dates_checks_those_dates_only(twilight_home: Path) -> None:
+    write(market(close_above_high))
+    daily = table_spec("normalized_daily")
+    before = run_probe(daily, ohlc_sane, "ohlc_sane", ("20240115", "20240116"))
+    assert before.passed and meta(before, "checked_dates") == "20240115..20240116"
+    bars = market()["daily"]["trade_date"]
+    assert meta(before, "table_rows") == bars.isin(["20240115", "20240116"]).sum() > 0
+    during = run_probe(daily, ohlc_sane, "ohlc_sane", (DEFECT_DAY, DEFECT_DAY))
+    assert not during.passed and meta(during, "table_rows") == (bars == DEFECT_DAY).sum()
+    whole = run_probe(daily, ohlc_sane, "ohlc_sane")
+    assert not whole.passed and meta(whole, "checked_dates") == "whole table"
+    # Tables not partitioned by trade date are always checked whole.
+    weekly = run_probe(table_spec("normalized_weekly"), required_not_null, "required_not_null",
+                       ("20240115", "20240116"))
+    assert meta(weekly, "checked_dates") == "whole table"
+    assert meta(weekly, "table_rows") == len(market()["weekly"])
