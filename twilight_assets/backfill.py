@@ -93,7 +93,7 @@ def shrinking_tail(size: int) -> list[int]:
     sizes = [max(1, size // 4)]
     while (grown := -(-sizes[-1] * 3 // 2)) < size:
         sizes.append(grown)
-    return sizes if size > 1 else []
+    return sizes
 
 
 def with_calls(

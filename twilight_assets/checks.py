@@ -110,7 +110,7 @@ class Scope:
     spec: TableSpec
     settings: TwilightSettings
     rows: int
-    relation: str = ""
+    relation: str
     dates: tuple[str, str] | None = None
 
     @classmethod

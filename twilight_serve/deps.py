@@ -2,8 +2,9 @@
 
 Routes take components through these instead of reaching into ``app.state``, so a test can
 override any one of them and the OpenAPI schema documents the bearer scheme. They are
-coroutines because none of them waits on anything: FastAPI runs a plain function dependency on
-the thread pool, a hand-off per dependency per request that costs more than the work.
+coroutines because none of them waits on more than one indexed SQLite lookup (the bearer
+check): FastAPI runs a plain function dependency on the thread pool, a hand-off per dependency
+per request that costs more than the work.
 """
 
 from __future__ import annotations
