@@ -16,9 +16,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from twilight_resources.priority import lower_priority
+from twilight_resources.priority import lower_priority, lower_session_priority
 
 STOP_TIMEOUT_S = 15.0
+# A session started for batch work yields to every other session as a whole (see
+# twilight_resources.priority); inside it, its processes keep their own order by niceness.
+BATCH_SESSION_NICENESS = 19
 
 
 def restore_default_signals() -> None:
@@ -37,12 +40,15 @@ def spawn_session(
 ) -> subprocess.Popen[Any]:
     """``cmd`` in a new session with default SIGINT/SIGTERM; stderr joins stdout.
 
-    ``niceness`` (batch work) applies from the first instruction, imports included.
+    ``niceness`` (batch work) applies from the first instruction, imports included; with a
+    ``niceness`` above 0 the whole session also counts as batch work for the scheduler.
     """
 
     def prepare() -> None:
         restore_default_signals()
         lower_priority(niceness)
+        if niceness > 0:
+            lower_session_priority(BATCH_SESSION_NICENESS)
 
     return subprocess.Popen(
         [str(part) for part in cmd],

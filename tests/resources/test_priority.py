@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from twilight_resources.priority import AUTOGROUP
+from twilight_resources.processes import BATCH_SESSION_NICENESS, spawn_session
 
 PROBE = """
 import os
@@ -48,3 +52,23 @@ def test_lower_priority_never_raises_priority() -> None:
     base, kept, raised = map(int, out.stdout.split())
     assert base <= 16  # pytest runs at 0, or at the default batch niceness after a run
     assert (kept, raised) == (base, base + 3)
+
+
+@pytest.mark.skipif(not AUTOGROUP.exists(), reason="the kernel does not group by session")
+def test_a_batch_session_yields_as_a_group() -> None:
+    """A session started for batch work gets the batch session niceness as a whole (the
+    kernel shares the CPU between sessions before niceness counts); others keep theirs."""
+
+    def session_of(niceness: int) -> tuple[str, int]:
+        proc = spawn_session(["cat", "/proc/self/autogroup", "/proc/self/stat"],
+                             stdout=subprocess.PIPE, text=True, niceness=niceness)
+        out, _ = proc.communicate(timeout=30)
+        group, stat = out.splitlines()[0], out.splitlines()[1]
+        return group, int(stat.rsplit(")", 1)[1].split()[16])  # field 19: the niceness
+
+    mine, base = AUTOGROUP.read_text().split(), os.nice(0)  # pytest may run niced already
+    batch_group, batch_nice = session_of(7)
+    plain_group, plain_nice = session_of(0)
+    assert batch_group.split()[0] != mine[0]  # a session (and group) of its own
+    assert batch_group.endswith(f"nice {BATCH_SESSION_NICENESS}") and batch_nice == max(7, base)
+    assert plain_group.endswith("nice 0") and plain_nice == base

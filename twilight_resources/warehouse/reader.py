@@ -25,11 +25,16 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from twilight_resources.priority import lower_thread_priority
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse.ledger import MISSING_SQL, PARTITIONS_SQL
 from twilight_resources.warehouse.snapshots import SnapshotInfo, pointer_path, read_pointer
 
 log = logging.getLogger(__name__)
+
+# Opening a new snapshot and closing a retired one take tens of milliseconds of CPU each; their
+# threads run at this niceness so that queries answered meanwhile get the CPU first.
+HOUSEKEEPING_NICENESS = 10
 
 
 class SnapshotUnavailableError(RuntimeError):
@@ -86,6 +91,7 @@ class _Pool:
         threading.Thread(target=self._close_now, name="snapshot-close").start()
 
     def _close_now(self) -> None:
+        lower_thread_priority(HOUSEKEEPING_NICENESS)
         while not self._idle.empty():
             self._idle.get_nowait().close()
         self._db.close()
@@ -165,6 +171,7 @@ class WarehouseReader:
                         self._pointer_stamp = stamp
 
     def _watch(self, interval: float) -> None:
+        lower_thread_priority(HOUSEKEEPING_NICENESS)
         while not self._stop.wait(interval):
             try:
                 self._refresh()
