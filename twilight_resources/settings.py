@@ -62,6 +62,10 @@ class TwilightSettings(BaseSettings):
     duckdb_read_pool_size: int = Field(4, ge=1, le=64)
     duckdb_read_memory_limit: str = "256MB"
     duckdb_read_threads: int = Field(1, ge=1)
+    # The read API moves to a newer snapshot at most this often (seconds): while a backfill
+    # publishes every few seconds, each move costs it CPU and cold caches in the middle of
+    # answering. /healthz reports the age of the snapshot served.
+    snapshot_switch_seconds: float = Field(5.0, ge=0, le=3600)
     duckdb_write_memory_limit: str = "1GB"
     duckdb_write_threads: int = Field(2, ge=1)
     # Dagster steps yield the CPU to the serving processes. Fetching comes before normalizing

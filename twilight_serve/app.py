@@ -41,7 +41,7 @@ def market_now() -> datetime:
     return datetime.now(MARKET_TZ)
 
 
-WATCH_SECONDS = 0.25  # how soon a newly published snapshot is served
+WATCH_SECONDS = 0.25  # how soon a newly published snapshot is noticed
 
 
 def _generation(reader: WarehouseReader) -> Callable[[], int | None]:
@@ -64,7 +64,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         # 2. The snapshot reader; a warehouse with no snapshot yet is served as 503s. It opens
         #    new snapshots in the background, so requests never wait on a switch.
-        state.reader = WarehouseReader.from_settings(settings, watch_interval=WATCH_SECONDS)
+        state.reader = WarehouseReader.from_settings(
+            settings,
+            watch_interval=WATCH_SECONDS,
+            switch_interval=settings.snapshot_switch_seconds,
+        )
         try:
             # 3. Market state from the stored calendar (warns and counts as closed if absent).
             state.market = MarketStateResolver(state.reader, settings.market_exchange)

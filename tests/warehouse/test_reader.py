@@ -133,6 +133,39 @@ def test_watching_reader_switches_in_the_background(
     assert opened_by[1:] and set(opened_by[1:]) == {watcher}
 
 
+def test_watching_reader_switches_at_most_once_per_switch_interval(
+    writer: WarehouseWriter, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of publishes costs a serving reader one switch per interval, and it still ends
+    on the newest snapshot; the first snapshot after a quiet spell is served at once."""
+    writer.write("normalized_daily", daily_rows(["a"], ["20240101"]))
+    opened: list[float] = []
+    real_init = reader_module._Pool.__init__
+
+    def recording_init(self: reader_module._Pool, *args: object) -> None:
+        opened.append(time.monotonic())
+        real_init(self, *args)
+
+    monkeypatch.setattr(reader_module._Pool, "__init__", recording_init)
+    interval = 1.0
+    with WarehouseReader(warehouse, watch_interval=0.02, switch_interval=interval) as reader:
+        assert reader.query(COUNT)["n"].item() == 1
+        time.sleep(interval)  # a quiet spell
+        published: list[float] = []
+        for day in range(2, 8):
+            writer.write("normalized_daily", daily_rows(["a"], [f"202401{day:02d}"]))
+            published.append(time.monotonic())
+        newest = read_pointer(warehouse).generation
+        deadline = time.monotonic() + 10 * interval
+        while reader.snapshot_info().generation < newest:
+            assert time.monotonic() < deadline, "the newest snapshot was never served"
+            time.sleep(0.02)
+        assert reader.query(COUNT)["n"].item() == 7
+    switches = opened[1:]
+    assert switches[0] - published[0] < interval  # not held back after a quiet spell
+    assert all(b - a >= interval for a, b in zip(switches, switches[1:], strict=False))
+
+
 def test_open_connection_outlives_its_deleted_snapshot(
     writer: WarehouseWriter, warehouse: Path
 ) -> None:

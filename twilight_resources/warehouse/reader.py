@@ -6,6 +6,9 @@ one. When the pointer changes, a pool on the new snapshot is opened and swapped 
 pool closes once its running queries finish. Serving processes pass ``watch_interval``: a
 background thread then watches the pointer and opens new snapshots, so no request ever waits
 on opening (or closing) a database; without it, each query checks the pointer (one ``stat``).
+A watching reader also moves on at most once per ``switch_interval``: each switch costs the
+serving process an open, a close and queries on cold caches, and a backfill may publish every
+few seconds; the first snapshot after a quiet spell is still served at once.
 A snapshot deleted between reading the pointer and opening it makes the reader re-read the
 pointer; if no newer one can be opened the reader keeps serving the one it has.
 """
@@ -13,6 +16,7 @@ pointer; if no newer one can be opened the reader keeps serving the one it has.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import threading
@@ -109,6 +113,7 @@ class WarehouseReader:
         threads: int = 1,
         open_attempts: int = 5,
         watch_interval: float | None = None,
+        switch_interval: float = 0.0,
     ) -> None:
         self.warehouse = Path(warehouse)
         self._pool_size = pool_size
@@ -119,6 +124,8 @@ class WarehouseReader:
         self._switch = threading.Lock()
         self._closed = False
         self._stop = threading.Event()
+        self._switch_interval = switch_interval
+        self._switched_at = -math.inf  # monotonic time of the last switch
         self._watcher: threading.Thread | None = None
         if watch_interval:
             self._watcher = threading.Thread(
@@ -173,6 +180,8 @@ class WarehouseReader:
     def _watch(self, interval: float) -> None:
         lower_thread_priority(HOUSEKEEPING_NICENESS)
         while not self._stop.wait(interval):
+            if time.monotonic() - self._switched_at < self._switch_interval:
+                continue
             try:
                 self._refresh()
             except Exception:  # keep watching; requests keep the snapshot they have
@@ -196,6 +205,7 @@ class WarehouseReader:
         if newest is None or newest is self._pool:
             return
         old, self._pool = self._pool, newest
+        self._switched_at = time.monotonic()
         if old is not None:
             old.retire()
 
