@@ -252,8 +252,12 @@ def during_backfill(work: Path, home: Path, args: argparse.Namespace, slice_: Ca
             sys.executable, "-m", "twilight_resources.cli", "backfill",
             "--tables", ",".join(tables), "--start", keys[0], "--end", keys[-1],
         ]  # fmt: skip
+        # Started as batch work in a session of its own (spawn_session with a niceness): its
+        # planning yields the CPU to the read API as the chunk runs it starts do.
         with (work / "backfill.log").open("ab") as out:
-            backfill = spawn_session(cmd, env=dict(os.environ), stdout=out)
+            backfill = spawn_session(
+                cmd, env=dict(os.environ), stdout=out, niceness=get_settings().fetch_niceness
+            )
         started, slices = time.perf_counter(), []
         try:
             while backfill.poll() is None:
