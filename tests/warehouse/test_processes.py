@@ -21,7 +21,8 @@ from twilight_resources.warehouse import (
     WriteResult,
     publish_snapshot,
 )
-from twilight_resources.warehouse.locking import lock_path, write_lock
+from twilight_resources.warehouse.locking import lock_path, queue_path, write_lock
+from twilight_resources.warehouse.snapshots import deferred_path, read_pointer
 
 
 def count(warehouse: Path, sql: str) -> int:
@@ -103,6 +104,59 @@ def test_writers_queue_instead_of_failing(writer: WarehouseWriter, warehouse: Pa
             impatient.write("normalized_daily", daily_rows(["c"], ["20240102"]))
     thread.join(timeout=30)
     assert results[0].inserted == 1 and results[0].lock_wait_seconds >= 0.4
+
+
+def test_a_queue_of_writers_publishes_once(writer: WarehouseWriter, warehouse: Path) -> None:
+    """The writer ahead leaves the snapshot copy to the one queued behind it: two queued writes
+    cost one publish, and the last writer of the queue always publishes."""
+    base = writer.write("normalized_daily", daily_rows(["a"], ["20240102"])).snapshot
+    assert base is not None
+    results: list[WriteResult] = []
+
+    def write(code: str) -> None:
+        results.append(writer.write("normalized_daily", daily_rows([code], ["20240102"])))
+
+    with write_lock(warehouse, timeout=5):  # held by a non-writer: both writers queue
+        threads = [threading.Thread(target=write, args=(code,)) for code in ("b", "c")]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        assert all(thread.is_alive() for thread in threads) and not results
+    for thread in threads:
+        thread.join(timeout=30)
+    first, last = results
+    assert first.snapshot is None  # deferred: a writer was waiting
+    assert last.snapshot is not None and last.snapshot.generation == base.generation + 1
+    assert read_pointer(warehouse) == last.snapshot and not deferred_path(warehouse).exists()
+    with WarehouseReader(warehouse, publish_deferred_writes=False) as reader:
+        assert reader.query("SELECT count(*) AS n FROM normalized_daily")["n"].item() == 3
+
+
+def test_checks_see_a_deferred_write_and_serving_readers_leave_it(
+    writer: WarehouseWriter, warehouse: Path
+) -> None:
+    """A reader that must see every commit publishes a deferred snapshot; a serving one does
+    not copy the warehouse, it waits for the writer queued next."""
+    count_sql = "SELECT count(*) AS n FROM normalized_daily"
+    base = writer.write("normalized_daily", daily_rows(["a"], ["20240102"])).snapshot
+    assert base is not None
+    waiter = os.open(queue_path(warehouse), os.O_RDWR)
+    try:
+        fcntl.flock(waiter, fcntl.LOCK_SH)  # as a writer queued for the lock does
+        assert writer.write("normalized_daily", daily_rows(["b"], ["20240102"])).snapshot is None
+    finally:
+        os.close(waiter)  # ... and then gave up
+    assert deferred_path(warehouse).exists()
+    with WarehouseReader(warehouse, publish_deferred_writes=False) as serving:
+        assert serving.query(count_sql)["n"].item() == 1
+    with WarehouseReader(warehouse, watch_interval=0.02) as watching:
+        time.sleep(0.2)
+        assert watching.query(count_sql)["n"].item() == 1
+    assert read_pointer(warehouse) == base and deferred_path(warehouse).exists()
+    with WarehouseReader(warehouse) as check:
+        assert check.query(count_sql)["n"].item() == 2
+    assert read_pointer(warehouse).generation == base.generation + 1
+    assert not deferred_path(warehouse).exists()
 
 
 def test_foreign_duckdb_lock_is_waited_out(writer: WarehouseWriter, warehouse: Path) -> None:

@@ -4,6 +4,10 @@ DuckDB lets a single process hold a database file for writing and then refuses e
 open, even read-only. Writers therefore take an exclusive ``flock`` on ``<file>.lock`` for the
 length of one write (released by the kernel if the process dies, even on SIGKILL), and still
 retry DuckDB's own lock error in case something outside Twilight holds the file.
+
+While a writer waits for its turn it holds a shared ``flock`` on ``<file>.queue``, so the
+writer ahead of it can see that the warehouse is about to change again (:func:`writers_waiting`)
+and leave publishing the read snapshot to the last writer of the queue.
 """
 
 from __future__ import annotations
@@ -29,18 +33,32 @@ def lock_path(warehouse: Path) -> Path:
     return warehouse.with_name(warehouse.name + ".lock")
 
 
+def queue_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".queue")
+
+
+def _open(path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+
 def _backoff(delay: float) -> float:
     time.sleep(delay)
     return min(delay * 2, _MAX_BACKOFF)
 
 
 @contextmanager
-def write_lock(warehouse: Path, timeout: float) -> Iterator[None]:
-    """Hold the exclusive writer lock of ``warehouse``, waiting up to ``timeout`` seconds."""
+def write_lock(warehouse: Path, timeout: float, *, writer: bool = False) -> Iterator[None]:
+    """Hold the exclusive writer lock of ``warehouse``, waiting up to ``timeout`` seconds.
+
+    A ``writer`` (one that changes the warehouse) is counted as waiting while it queues.
+    """
     path = lock_path(warehouse)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open(path)
+    waiting = _open(queue_path(warehouse)) if writer else None
     try:
+        if waiting is not None:
+            fcntl.flock(waiting, fcntl.LOCK_SH)
         deadline, delay = time.monotonic() + timeout, 0.01
         while True:
             try:
@@ -54,11 +72,28 @@ def write_lock(warehouse: Path, timeout: float) -> Iterator[None]:
                         f"(lock holder: {holder or 'unknown'})"
                     ) from None
                 delay = _backoff(delay)
+        if waiting is not None:
+            os.close(waiting)  # its turn has come: no longer waiting
+            waiting = None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         yield
     finally:
+        if waiting is not None:
+            os.close(waiting)
         os.close(fd)
+
+
+def writers_waiting(warehouse: Path) -> bool:
+    """Whether another writer is queued for the lock (asked by the lock holder)."""
+    fd = _open(queue_path(warehouse))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def connect_writable(

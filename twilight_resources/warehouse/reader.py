@@ -9,6 +9,9 @@ on opening (or closing) a database; without it, each query checks the pointer (o
 A watching reader also moves on at most once per ``switch_interval``: each switch costs the
 serving process an open, a close and queries on cold caches, and a backfill may publish every
 few seconds; the first snapshot after a quiet spell is still served at once.
+Other readers (asset checks, planners, the CLI) must see every committed write: before they look
+at the pointer they publish a snapshot a writer deferred (one ``stat`` when there is none).
+Serving processes never publish: they pass ``publish_deferred_writes=False`` or watch.
 A snapshot deleted between reading the pointer and opening it makes the reader re-read the
 pointer; if no newer one can be opened the reader keeps serving the one it has.
 """
@@ -32,7 +35,12 @@ import pandas as pd
 from twilight_resources.priority import lower_thread_priority
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse.ledger import MISSING_SQL, PARTITIONS_SQL
-from twilight_resources.warehouse.snapshots import SnapshotInfo, pointer_path, read_pointer
+from twilight_resources.warehouse.snapshots import (
+    SnapshotInfo,
+    pointer_path,
+    publish_deferred,
+    read_pointer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +122,7 @@ class WarehouseReader:
         open_attempts: int = 5,
         watch_interval: float | None = None,
         switch_interval: float = 0.0,
+        publish_deferred_writes: bool = True,
     ) -> None:
         self.warehouse = Path(warehouse)
         self._pool_size = pool_size
@@ -126,6 +135,7 @@ class WarehouseReader:
         self._stop = threading.Event()
         self._switch_interval = switch_interval
         self._switched_at = -math.inf  # monotonic time of the last switch
+        self._publishes = publish_deferred_writes and not watch_interval
         self._watcher: threading.Thread | None = None
         if watch_interval:
             self._watcher = threading.Thread(
@@ -169,6 +179,8 @@ class WarehouseReader:
 
     def _refresh(self) -> None:
         """Switch to the snapshot the pointer names, if it changed since the last look."""
+        if self._publishes:
+            publish_deferred(self.warehouse)
         stamp = self._stamp()
         if stamp != self._pointer_stamp or self._pool is None:
             with self._switch:

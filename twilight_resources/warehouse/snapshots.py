@@ -9,6 +9,11 @@ the writer checkpoints, closes, and publishes a copy::
     <dir>/snapshots/warehouse-g00000042.duckdb  immutable copies, the newest ``keep`` kept
     <dir>/snapshots/warehouse.current.json      pointer: which copy is current, and when
 
+A writer that sees another writer queued behind it leaves the copy to that one and marks the
+snapshot deferred (``warehouse.deferred``); the last writer of a queue always publishes, so a
+burst of writes costs one copy. Readers that must see every committed write (asset checks,
+planners, the CLI) publish a deferred snapshot before they read (:func:`publish_deferred`).
+
 A copy is written under a hidden temporary name, fsynced and renamed; then the pointer is
 replaced atomically. Readers open the pointed-to copy read-only and move to a newer one when
 the pointer changes. Deleting an old copy is safe on Linux: open connections keep reading the
@@ -51,6 +56,17 @@ def snapshot_dir(warehouse: Path) -> Path:
 
 def pointer_path(warehouse: Path) -> Path:
     return snapshot_dir(warehouse) / f"{warehouse.stem}.current.json"
+
+
+def deferred_path(warehouse: Path) -> Path:
+    """Present while committed writes wait for a snapshot (created and removed under the lock)."""
+    return snapshot_dir(warehouse) / f"{warehouse.stem}.deferred"
+
+
+def defer_locked(warehouse: Path) -> None:
+    """Leave publishing to the writer queued next; the caller holds the writer lock."""
+    deferred_path(warehouse).parent.mkdir(parents=True, exist_ok=True)
+    deferred_path(warehouse).touch()
 
 
 def read_pointer(warehouse: Path) -> SnapshotInfo | None:
@@ -132,6 +148,7 @@ def publish_locked(warehouse: Path, *, keep: int = 2) -> SnapshotInfo:
     _write_durably(pointer_tmp, json.dumps(doc).encode())
     os.replace(pointer_tmp, pointer_path(warehouse))
     _fsync_dir(directory)
+    deferred_path(warehouse).unlink(missing_ok=True)
     for old in _generations(warehouse)[:-keep]:
         old.unlink(missing_ok=True)
     return info
@@ -146,11 +163,28 @@ def publish_snapshot(
     fresh warehouse so readers of a new install see empty tables rather than an error.
     """
     warehouse = Path(warehouse)
-    with write_lock(warehouse, timeout):
+    with write_lock(warehouse, timeout, writer=True):
         conn = connect_writable(warehouse, {}, timeout)
         try:
             apply_ddl(conn)
             conn.execute("CHECKPOINT")
         finally:
             conn.close()
+        return publish_locked(warehouse, keep=keep)
+
+
+def publish_deferred(
+    warehouse: Path | str, *, keep: int = 2, timeout: float = 600.0
+) -> SnapshotInfo | None:
+    """Publish the snapshot a writer deferred, if any; the new snapshot, else None.
+
+    Costs one ``stat`` when nothing is deferred. Writers checkpoint before they let go of the
+    lock, so the file is copied as it is.
+    """
+    warehouse = Path(warehouse)
+    if not deferred_path(warehouse).exists():
+        return None
+    with write_lock(warehouse, timeout):
+        if not deferred_path(warehouse).exists():  # published by the writer queued next
+            return None
         return publish_locked(warehouse, keep=keep)

@@ -5,7 +5,7 @@ failure or a SIGKILL at any point leaves the file exactly as before (DuckDB repl
 committed WAL entries). Writers from any process queue on an flock held only while writing;
 fetching happens before, in the asset body. After the commit the writer may re-sort the table,
 then checkpoints, closes and publishes a read snapshot, still under the lock so the copy sees
-one consistent state.
+one consistent state (or leaves that to the next writer in the queue, see ``snapshots``).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse import resort
 from twilight_resources.warehouse.frames import utc_now
 from twilight_resources.warehouse.ledger import PartitionCounts, allocate, record_write
-from twilight_resources.warehouse.locking import connect_writable, write_lock
+from twilight_resources.warehouse.locking import connect_writable, write_lock, writers_waiting
 from twilight_resources.warehouse.normalize import NormalizedBatch
 from twilight_resources.warehouse.raw import append_raw, load_latest
 from twilight_resources.warehouse.schema import TableSpec, apply_ddl, table_spec
-from twilight_resources.warehouse.snapshots import SnapshotInfo, publish_locked
+from twilight_resources.warehouse.snapshots import SnapshotInfo, defer_locked, publish_locked
 from twilight_resources.warehouse.upsert import upsert_normalized
 
 UNPARTITIONED = ""
@@ -105,7 +105,13 @@ class WarehouseWriter:
             conn.close()
 
     def _publish(self) -> SnapshotInfo | None:
-        return publish_locked(self.path, keep=self.keep_snapshots) if self.publish else None
+        """Publish a read snapshot, unless another writer is queued: it publishes both."""
+        if not self.publish:
+            return None
+        if writers_waiting(self.path):
+            defer_locked(self.path)
+            return None
+        return publish_locked(self.path, keep=self.keep_snapshots)
 
     def write(
         self,
@@ -127,7 +133,7 @@ class WarehouseWriter:
         frame, rejects = data if isinstance(data, NormalizedBatch) else (data, None)
         if spec.layer == "raw" and rejects is not None:
             raise ValueError("rejects belong to normalized tables, not raw ones")
-        with write_lock(self.path, self.lock_timeout):
+        with write_lock(self.path, self.lock_timeout, writer=True):
             locked = time.monotonic()
             with self._connection() as conn:
                 write_id, counts = self._commit(conn, spec, frame, rejects, keys, run_id, asset_key)
@@ -218,7 +224,7 @@ class WarehouseWriter:
 
     def resort(self, table: str) -> None:
         """Rewrite ``table`` in primary-key order now (normally the writer decides when)."""
-        with write_lock(self.path, self.lock_timeout):
+        with write_lock(self.path, self.lock_timeout, writer=True):
             with self._connection() as conn:
                 _resort(conn, table_spec(table))
                 conn.execute("CHECKPOINT")

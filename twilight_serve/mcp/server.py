@@ -62,7 +62,9 @@ def build_server(
 ) -> tuple[MCPServer, Answerer]:
     """The server with every tool and the warehouse resource; bearer auth if a store is given."""
     answerer = answerer or Answerer(
-        settings, WarehouseReader.from_settings(settings), _client_factory(settings)
+        settings,
+        WarehouseReader.from_settings(settings, publish_deferred_writes=False),
+        _client_factory(settings),
     )
     auth: dict[str, object] = {}
     if token_store is not None:
