@@ -31,6 +31,10 @@ class Health(BaseModel):
     snapshot_generation: int | None
     snapshot_published_at: datetime | None
     snapshot_age_seconds: float | None
+    unpublished_since: datetime | None = Field(
+        description="set while committed writes wait for a snapshot: a writer left publishing to "
+        "the one queued behind it (the next write, any asset check or `twilight publish` does it)"
+    )
     market_phase: str
 
 

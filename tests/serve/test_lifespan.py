@@ -28,7 +28,8 @@ COMPONENTS = ["settings", "tokens", "reader", "market", "audit", "quote_cache", 
 def test_components_built_once_and_torn_down(settings: TwilightSettings) -> None:
     app = create_app(settings)
     with TestClient(app) as client:
-        assert client.get("/healthz").json()["status"] == "ok"
+        health = client.get("/healthz").json()
+        assert health["status"] == "ok" and health["unpublished_since"] is None
         built = {name: getattr(app.state, name) for name in COMPONENTS}
         assert app.state.providers.names() == ["warehouse", "akshare"]  # akshare not imported
         assert client.get("/healthz").status_code == 200

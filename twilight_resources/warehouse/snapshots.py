@@ -65,8 +65,18 @@ def deferred_path(warehouse: Path) -> Path:
 
 def defer_locked(warehouse: Path) -> None:
     """Leave publishing to the writer queued next; the caller holds the writer lock."""
-    deferred_path(warehouse).parent.mkdir(parents=True, exist_ok=True)
-    deferred_path(warehouse).touch()
+    marker = deferred_path(warehouse)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    if not marker.exists():  # its time is that of the oldest write not yet published
+        marker.touch()
+
+
+def deferred_since(warehouse: Path) -> datetime | None:
+    """When the oldest committed write that no snapshot holds yet was deferred, if any."""
+    try:
+        return datetime.fromtimestamp(deferred_path(warehouse).stat().st_mtime, UTC)
+    except FileNotFoundError:
+        return None
 
 
 def read_pointer(warehouse: Path) -> SnapshotInfo | None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from twilight_resources.warehouse import SnapshotUnavailableError
+from twilight_resources.warehouse.snapshots import deferred_since
 from twilight_serve.deps import MarketDep, NowDep, PrincipalDep, ReaderDep, SettingsDep
 from twilight_serve.models import PROBLEMS, Health, WhoAmI
 
@@ -26,6 +27,7 @@ def healthz(reader: ReaderDep, market: MarketDep, settings: SettingsDep, now: No
         snapshot_generation=info.generation if info else None,
         snapshot_published_at=info.published_at if info else None,
         snapshot_age_seconds=round(info.age_seconds, 3) if info else None,
+        unpublished_since=deferred_since(settings.warehouse_file),
         market_phase=market.state(now).phase.value,
     )
 
