@@ -252,3 +252,10 @@ def test_entrypoint_installs_the_instance_config(tmp_path: Path, postgres: bool)
     expected = DEPLOY / "dagster.yaml" if postgres else REPO / "dagster.yaml"
     assert installed == expected.read_text()
     assert port == ("5432" if postgres else "")
+
+
+def test_runs_yield_the_cpu_to_the_read_side() -> None:
+    """The daemon's container (where runs execute) weighs less than the serving containers."""
+    default = 1024
+    serving = [service(name).get("cpu_shares", default) for name in ("api", "mcp")]
+    assert service("daemon")["cpu_shares"] < min(serving)
