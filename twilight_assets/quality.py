@@ -157,7 +157,7 @@ def store_diffs(
     """Replace the stored rows of the compared stocks and days with ``rows``, atomically."""
     columns = list(table_spec("quality_diff").columns)
     writer = WarehouseWriter.from_settings(settings)
-    with write_lock(writer.path, writer.lock_timeout):
+    with write_lock(writer.path, writer.lock_timeout, writer=True):
         conn = connect_writable(writer.path, writer.config, writer.lock_timeout)
         try:
             apply_ddl(conn)
