@@ -53,7 +53,7 @@ from twilight_resources.priority import lower_priority  # noqa: E402
 from twilight_resources.processes import spawn_session, stop_session  # noqa: E402
 from twilight_resources.settings import get_settings  # noqa: E402
 from twilight_resources.warehouse import WarehouseWriter  # noqa: E402
-from twilight_resources.warehouse.snapshots import publish_snapshot  # noqa: E402
+from twilight_resources.warehouse.snapshots import publish_snapshot, read_pointer  # noqa: E402
 
 TARGET_P99_MS = 10.0
 WORKERS = 8  # concurrent connections of the load generator
@@ -254,6 +254,8 @@ def during_backfill(work: Path, home: Path, args: argparse.Namespace, slice_: Ca
         ]  # fmt: skip
         # Started as batch work in a session of its own (spawn_session with a niceness): its
         # planning yields the CPU to the read API as the chunk runs it starts do.
+        warehouse = home / "warehouse" / "warehouse.duckdb"
+        generation = read_pointer(warehouse).generation
         with (work / "backfill.log").open("ab") as out:
             backfill = spawn_session(
                 cmd, env=dict(os.environ), stdout=out, niceness=get_settings().fetch_niceness
@@ -268,7 +270,8 @@ def during_backfill(work: Path, home: Path, args: argparse.Namespace, slice_: Ca
             raise SystemExit(f"the backfill failed ({code}); see {work / 'backfill.log'}")
         report(
             f"during a backfill ({len(keys)} trade dates x {len(tables)} tables, "
-            f"{time.perf_counter() - started:.0f} s)",
+            f"{time.perf_counter() - started:.0f} s, "
+            f"{read_pointer(warehouse).generation - generation} snapshots published)",
             merge(slices),
         )
     finally:
