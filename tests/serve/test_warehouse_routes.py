@@ -38,6 +38,8 @@ def test_daily_equals_the_simulator(client: TestClient, served: Served) -> None:
     frame = frame_of(body)
     assert frame["trade_date"].tolist() == want["trade_date"].tolist()
     np.testing.assert_allclose(frame[PRICES].to_numpy(float), want[PRICES].to_numpy(float))
+    # Floats in their shortest form, as the upstream sent them (10.52, not 10.519999999999999).
+    assert all(f'"close":{close!r}' in got.text for close in want["close"])
 
 
 @pytest.mark.parametrize("adj", ["qfq", "hfq"])

@@ -6,10 +6,10 @@ caller sends is a bound parameter.
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Response
 
 from twilight_resources.providers import UnknownSecurityError
@@ -65,28 +65,28 @@ def _page(
 ) -> Response:
     """One security's rows in a date range, oldest first; 404 if the security is unknown.
 
-    The body matches the route's response model but is rendered by pandas' JSON writer rather
-    than row by row through pydantic: that takes a one-year page from ~3.5 ms to ~1.5 ms.
+    The body matches the route's response model but is rendered by orjson from the fetched
+    rows rather than row by row through pydantic (a one-year page: ~3.5 ms -> ~1.7 ms with the
+    query), and floats in their shortest form (17.99, not pandas' 17.989999999999998).
     """
     generation = reader.snapshot_info().generation
-    frame = reader.query(
+    rows = reader.records(
         _rows_sql(relation, columns), [ts_code, dates.start, dates.end, limit, offset]
     )
-    count = len(frame)
-    rows = frame.to_json(orient="records", double_precision=15) if count else "[]"
-    if count == 0 and reader.query(known_sql, [ts_code]).empty:
+    if not rows and reader.query(known_sql, [ts_code]).empty:
         raise UnknownSecurityError(ts_code)
-    envelope = {
+    body = {
         "ts_code": ts_code,
-        "start_date": dates.start.isoformat(),
-        "end_date": dates.end.isoformat(),
+        "start_date": dates.start,
+        "end_date": dates.end,
         "limit": limit,
         "offset": offset,
-        "count": count,
+        "count": len(rows),
         "snapshot_generation": generation,
         **extra,
+        "rows": rows,
     }
-    return Response(json.dumps(envelope)[:-1] + f', "rows": {rows}}}', media_type=JSON)
+    return Response(orjson.dumps(body), media_type=JSON)
 
 
 def _bars(
