@@ -6,8 +6,8 @@ per stock over the dates. The sample is drawn by a hash salted with the first da
 day's check asks other stocks and a few weeks of checks cover the market, without spending a
 call per stock per day on a source that throttles bulk readers. Close, vol and amount are
 compared in Tushare's units. Disagreements go to ``quality_diff`` (an asset check has no
-output for the IO manager, so it writes one transaction under the writer lock and publishes a
-snapshot, as the writer does) and critical ones to ``TWILIGHT_ALERT_WEBHOOK_URL``; an
+output for the IO manager, so it writes its own transaction through
+``WarehouseWriter.transaction``) and critical ones to ``TWILIGHT_ALERT_WEBHOOK_URL``; an
 unreachable webhook is logged and never fails the run. Rows the fallback filled from AKShare
 are skipped: comparing a source with itself proves nothing.
 """
@@ -38,9 +38,7 @@ from twilight_resources.providers.akshare import AkshareDailyProvider
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse import SnapshotUnavailableError, WarehouseReader
 from twilight_resources.warehouse.io_manager import markdown_table
-from twilight_resources.warehouse.locking import connect_writable, write_lock
-from twilight_resources.warehouse.schema import apply_ddl, table_spec
-from twilight_resources.warehouse.snapshots import publish_locked
+from twilight_resources.warehouse.schema import table_spec
 from twilight_resources.warehouse.writer import WarehouseWriter
 
 log = logging.getLogger(__name__)
@@ -156,26 +154,16 @@ def store_diffs(
 ) -> None:
     """Replace the stored rows of the compared stocks and days with ``rows``, atomically."""
     columns = list(table_spec("quality_diff").columns)
-    writer = WarehouseWriter.from_settings(settings)
-    with write_lock(writer.path, writer.lock_timeout, writer=True):
-        conn = connect_writable(writer.path, writer.config, writer.lock_timeout)
-        try:
-            apply_ddl(conn)
-            conn.begin()
-            conn.execute(
-                "DELETE FROM quality_diff WHERE trade_date BETWEEN ? AND ? "
-                "AND list_contains(CAST(? AS VARCHAR[]), ts_code)",
-                [start, end, codes],
-            )
-            if not rows.empty:
-                conn.register("diff_rows", rows[columns])
-                conn.execute(f"INSERT INTO quality_diff SELECT {', '.join(columns)} FROM diff_rows")
-                conn.unregister("diff_rows")
-            conn.commit()
-            conn.execute("CHECKPOINT")
-        finally:
-            conn.close()
-        publish_locked(writer.path, keep=writer.keep_snapshots)
+    with WarehouseWriter.from_settings(settings).transaction() as conn:
+        conn.execute(
+            "DELETE FROM quality_diff WHERE trade_date BETWEEN ? AND ? "
+            "AND list_contains(CAST(? AS VARCHAR[]), ts_code)",
+            [start, end, codes],
+        )
+        if not rows.empty:
+            conn.register("diff_rows", rows[columns])
+            conn.execute(f"INSERT INTO quality_diff SELECT {', '.join(columns)} FROM diff_rows")
+            conn.unregister("diff_rows")
 
 
 def verify_daily(

@@ -176,8 +176,7 @@ class WarehouseWriter:
     ) -> tuple[int, dict[str, PartitionCounts]]:
         """Data + ledger in one transaction; returns the write id and per-partition counts."""
         now = utc_now()
-        conn.begin()
-        try:
+        with _atomic(conn):
             before = resort.row_count(conn, spec.name)
             write_id = allocate(conn, "write_id", 1)
             if spec.layer == "raw":
@@ -204,10 +203,6 @@ class WarehouseWriter:
                 run_id=run_id,
                 asset_key=asset_key,
             )
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
         return write_id, counts
 
     def _maybe_resort(self, conn: duckdb.DuckDBPyConnection, spec: TableSpec) -> bool:
@@ -221,6 +216,17 @@ class WarehouseWriter:
             return False
         _resort(conn, spec)
         return True
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction of the caller's own statements (for tables no asset outputs), written
+        as every write is: queued, committed whole or not at all, checkpointed, published."""
+        with write_lock(self.path, self.lock_timeout, writer=True):
+            with self._connection() as conn:
+                with _atomic(conn):
+                    yield conn
+                conn.execute("CHECKPOINT")
+            self._publish()
 
     def resort(self, table: str) -> None:
         """Rewrite ``table`` in primary-key order now (normally the writer decides when)."""
@@ -245,12 +251,19 @@ class WarehouseWriter:
             return conn.execute(f"SELECT * FROM {spec.name}").df()
 
 
-def _resort(conn: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
-    """Re-sort in its own transaction, after the data commit: a failure keeps the data."""
+@contextmanager
+def _atomic(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: committed when the block ends, rolled back if it raises."""
     conn.begin()
     try:
-        resort.rewrite_sorted(conn, spec, utc_now())
+        yield
         conn.commit()
     except BaseException:
         conn.rollback()
         raise
+
+
+def _resort(conn: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
+    """Re-sort in its own transaction, after the data commit: a failure keeps the data."""
+    with _atomic(conn):
+        resort.rewrite_sorted(conn, spec, utc_now())
