@@ -12,7 +12,8 @@ shows up as latency rather than as a lower rate). Three phases:
 - during a backfill: a real ``twilight backfill`` of daily, adj_factor and daily_basic over
   ``--backfill-days`` trading days from the simulator (200 ms a call, 500 calls a minute) into
   the same warehouse, for as long as it lasts (its writes publish snapshots of the whole file,
-  as any write does);
+  but a writer with another one queued behind it leaves the copy to that one; the report says
+  how many were published);
 - stress: another process upserts a trading day and publishes a snapshot in a loop, about one a
   second, far more often than a backfill writes (reported, no target).
 
@@ -252,10 +253,10 @@ def during_backfill(work: Path, home: Path, args: argparse.Namespace, slice_: Ca
             sys.executable, "-m", "twilight_resources.cli", "backfill",
             "--tables", ",".join(tables), "--start", keys[0], "--end", keys[-1],
         ]  # fmt: skip
-        # Started as batch work in a session of its own (spawn_session with a niceness): its
-        # planning yields the CPU to the read API as the chunk runs it starts do.
         warehouse = home / "warehouse" / "warehouse.duckdb"
         generation = read_pointer(warehouse).generation
+        # Started as batch work in a session of its own (spawn_session with a niceness): its
+        # planning yields the CPU to the read API as the chunk runs it starts do.
         with (work / "backfill.log").open("ab") as out:
             backfill = spawn_session(
                 cmd, env=dict(os.environ), stdout=out, niceness=get_settings().fetch_niceness

@@ -127,6 +127,10 @@ def chunk_command(apis: Sequence[str], chunk: Chunk) -> list[str]:
     ]  # fmt: skip
 
 
+def chunk_log(log_dir: Path, chunk: Chunk) -> Path:
+    return log_dir / f"backfill-{chunk.keys[0]}.log"
+
+
 def run_chunks(
     apis: Sequence[str],
     chunks: list[Chunk],
@@ -152,7 +156,7 @@ def run_chunks(
             while (todo and not failed and len(running) < parallel
                    and (owed - calls_made()) * seconds_per_call <= LEAD_S):  # fmt: skip
                 chunk = todo.pop(0)
-                with (log_dir / f"backfill-{chunk.keys[0]}.log").open("ab") as out:
+                with chunk_log(log_dir, chunk).open("ab") as out:
                     running[chunk] = spawn_session(
                         chunk_command(apis, chunk), stdout=out, niceness=niceness
                     )
@@ -171,7 +175,7 @@ def run_chunks(
                     failed.append(chunk)
                     say(
                         f"FAILED {chunk.range} (exit {proc.returncode}); log: "
-                        f"{log_dir / f'backfill-{chunk.keys[0]}.log'}"
+                        f"{chunk_log(log_dir, chunk)}"
                     )
     finally:
         stop_sessions(list(running.values()))
