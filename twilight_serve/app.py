@@ -68,6 +68,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings,
             watch_interval=WATCH_SECONDS,
             switch_interval=settings.snapshot_switch_seconds,
+            warm_tables=warehouse.SERVED_TABLES,
         )
         try:
             # 3. Market state from the stored calendar (warns and counts as closed if absent).

@@ -166,6 +166,34 @@ def test_watching_reader_switches_at_most_once_per_switch_interval(
     assert all(b - a >= interval for a, b in zip(switches, switches[1:], strict=False))
 
 
+LOADED = (
+    "SELECT coalesce(sum(memory_usage_bytes), 0) AS b FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
+)
+
+
+def test_watching_reader_warms_a_new_snapshot_before_serving_it(
+    writer: WarehouseWriter, warehouse: Path
+) -> None:
+    """A serving reader loads the tables it serves into each new pool before switching to it
+    (first loads into fresh memory are dear); other readers load on demand. Tables a snapshot
+    lacks are skipped."""
+    writer.write("normalized_daily", daily_rows(["a", "b"], ["20240102", "20240103"]))
+    tables = ["no_such_table", "normalized_daily"]
+    with WarehouseReader(warehouse, warm_tables=tables) as other:
+        opened = other.query(LOADED)["b"].item()  # the catalog's blocks, no table data
+        assert other.query(COUNT)["n"].item() == 4
+    with WarehouseReader(warehouse, watch_interval=0.02, warm_tables=tables) as serving:
+        assert serving.query(LOADED)["b"].item() > opened  # before any query read the table
+        generation = serving.snapshot_info().generation
+        writer.write("normalized_daily", daily_rows(["a"], ["20240104"]))
+        deadline = time.monotonic() + 10
+        while serving.snapshot_info().generation == generation:
+            assert time.monotonic() < deadline, "the reader never switched"
+            time.sleep(0.01)
+        assert serving.query(LOADED)["b"].item() > opened  # the new pool, warmed before use
+        assert serving.query(COUNT)["n"].item() == 5
+
+
 def test_open_connection_outlives_its_deleted_snapshot(
     writer: WarehouseWriter, warehouse: Path
 ) -> None:

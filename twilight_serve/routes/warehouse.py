@@ -33,6 +33,12 @@ BASIC_COLUMNS = list(DailyBasic.model_fields)
 STOCKS_SQL = "SELECT 1 FROM normalized_stock_basic WHERE ts_code = ? LIMIT 1"
 INDICES_SQL = "SELECT 1 FROM normalized_index_basic WHERE ts_code = ? LIMIT 1"
 JSON = "application/json"
+# What these routes read (the adjusted views join adj_factor), hottest first: the read API
+# warms a new snapshot with them before serving it.
+SERVED_TABLES = (
+    "normalized_daily", "normalized_adj_factor", "normalized_daily_basic",
+    "normalized_index_daily", "normalized_weekly", "normalized_monthly",
+)  # fmt: skip
 
 
 class Adjustment(StrEnum):
