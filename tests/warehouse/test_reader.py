@@ -194,6 +194,19 @@ def test_watching_reader_warms_a_new_snapshot_before_serving_it(
         assert serving.query(COUNT)["n"].item() == 5
 
 
+def test_a_snapshot_that_cannot_be_warmed_is_served_cold(
+    writer: WarehouseWriter,
+    warehouse: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer.write("normalized_daily", daily_rows(["a"], ["20240102"]))
+    monkeypatch.setattr(reader_module, "_MEMORY_UNITS", {})  # DuckDB's unit not understood
+    with WarehouseReader(warehouse, watch_interval=0.02, warm_tables=["normalized_daily"]) as r:
+        assert r.query(COUNT)["n"].item() == 1
+    assert "served without warming" in caplog.text
+
+
 def test_open_connection_outlives_its_deleted_snapshot(
     writer: WarehouseWriter, warehouse: Path
 ) -> None:

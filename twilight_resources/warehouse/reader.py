@@ -56,7 +56,8 @@ class SnapshotUnavailableError(RuntimeError):
 
 
 # DuckDB's rendering of a memory amount (current_setting('memory_limit'): '244.1 MiB').
-_MEMORY_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB")
+_MEMORY_UNITS = {unit: 1 << (10 * power) for power, unit in enumerate(_UNITS)}
 WARM_FILL = 0.9  # warming stops once the buffer pool holds this share of its memory limit
 
 
@@ -84,7 +85,8 @@ class _Pool:
         faults on first touch, which is dear in a VM: the first ~100 queries on a new snapshot
         ran about twice as slow (bench_api). Once the pool is full, loads reuse evicted
         buffers. A watching reader opens pools in the background, so it pays this there
-        instead of in the requests that follow a switch.
+        instead of in the requests that follow a switch. Warming only saves time: if it fails,
+        the pool is served cold rather than not at all.
         """
         conn = self._idle.get()
         try:
@@ -102,6 +104,8 @@ class _Pool:
                 ).fetchone()[0]
                 if used >= full:
                     break
+        except (duckdb.Error, KeyError, ValueError) as exc:
+            log.warning("snapshot %s served without warming: %s", self.info.path, exc)
         finally:
             self._idle.put(conn)
 
