@@ -7,7 +7,7 @@ that never exceeds the per-minute window, yet reaches the full rate with several
 Real tokens are refused below their stated rate at times, for about a minute, and calling on
 during that minute only prolongs it. So a refusal pauses the whole token (every API, thread and
 process) for ``pause_seconds``, and the refused API resumes below the rate it was refused at
-(multiplicative decrease from the calls it was actually granted in the last minute). It holds
+(multiplicative decrease from the calls it was granted in the minute before the refused one). It holds
 that rate, which is known to pass, for ``probe_after_s`` and then climbs back slowly (additive
 increase) towards the stated limit. What was learnt is kept with the budget, so the next run of
 the same token starts from it.
@@ -214,7 +214,7 @@ class CallBudget:
                 )
                 return Refusal(max(until, row[0]), rate, decreased=False)
             granted = conn.execute(
-                "SELECT count(*) FROM grants WHERE key = ? AND at > ? AND at <= ?",
+                "SELECT count(*) FROM grants WHERE key = ? AND at > ? AND at < ?",
                 (key, slot - self.window_s, slot),
             ).fetchone()[0]
             granted_rate = granted * 60.0 / self.window_s

@@ -238,9 +238,9 @@ class TushareClient:
             except TushareRateLimited as exc:
                 refusals += 1
                 call.refusals += 1
+                self._refused(exc, slot)  # the pause holds for every caller, this one or not
                 if refusals > self.rate_limit_retries:
                     raise TushareRetriesExhausted(exc, call.attempts) from None
-                self._refused(exc, slot)
                 if self.budget is None:  # nothing shared to pause: back off on our own
                     call.sleep(self.backoff_base * 2 ** (refusals - 1))
             except TushareError as exc:
@@ -271,7 +271,7 @@ class TushareClient:
         refusal = self.budget.refused(exc.api_name, slot)
         if refusal.decreased:
             log.warning(
-                "tushare %s refused for rate (%s); every call of this token pauses %.0f s, then "
+                "tushare %s refused for rate (%s); every call of this token pauses %.1f s, then "
                 "%s resumes at %.0f calls/min",
                 exc.api_name, exc.message, refusal.paused_until - time.time(), exc.api_name,
                 refusal.rate,
