@@ -12,7 +12,7 @@ from the spool. Together they make a rerun of an interrupted backfill spend no c
 
 import json
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -34,7 +34,7 @@ from twilight_assets.coverage import fetched_partitions
 from twilight_assets.planners import Planner
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.spool import FetchSpool, prune_run_spools
-from twilight_resources.tushare import TushareClient, TushareRequest, TushareResource
+from twilight_resources.tushare import ApiPressure, TushareClient, TushareRequest, TushareResource
 from twilight_resources.warehouse import NormalizedBatch, normalize_frame, table_spec
 from twilight_resources.warehouse.io_manager import PARTITION_KEYS_ATTR
 from twilight_resources.warehouse.writer import UNPARTITIONED
@@ -189,6 +189,16 @@ def fetch_partitions(
     return raw, spend
 
 
+def pushback(
+    before: Mapping[str, ApiPressure], after: Mapping[str, ApiPressure]
+) -> tuple[int, float]:
+    """Rate refusals and seconds paused between two readings of a client's pressure."""
+    zero = ApiPressure()
+    refusals = sum(p.refusals - before.get(api, zero).refusals for api, p in after.items())
+    paused = sum(p.paused_s - before.get(api, zero).paused_s for api, p in after.items())
+    return refusals, paused
+
+
 def _date_range(frame: pd.DataFrame) -> str | None:
     for column in ("trade_date", "cal_date", "end_date", "list_date"):
         if column in frame.columns and frame[column].notna().any():
@@ -216,6 +226,7 @@ def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
         context: AssetExecutionContext, config: FetchConfig, tushare: TushareResource
     ) -> pd.DataFrame:
         keys = _partition_keys(context)
+        before = tushare.client.pressure()
         frame, spend = fetch_partitions(
             table,
             keys,
@@ -225,10 +236,18 @@ def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
             ts_codes=config.ts_codes,
         )
         fetched = spend.pop("fetched_partitions")
+        refusals, paused_s = pushback(before, tushare.client.pressure())
+        if refusals:
+            context.log.warning(
+                f"upstream refused {refusals} call(s) for rate; the token paused "
+                f"{paused_s:.0f} s in all and resumed below the refused rate"
+            )
         context.add_output_metadata(
             {
                 **{k: MetadataValue.int(v) for k, v in spend.items() if isinstance(v, int)},
                 "partitions_fetched": MetadataValue.int(len(fetched)),
+                "rate_refusals": MetadataValue.int(refusals),
+                "paused_seconds": MetadataValue.float(round(float(paused_s), 1)),
             }
         )
         return frame

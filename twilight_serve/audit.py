@@ -11,6 +11,9 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from twilight_resources.tushare.journal import CallJournal
 
@@ -24,6 +27,21 @@ class Spend:
     requests: int
     rows: int
     failures: int
+    refusals: int  # rate refusals, each retried after the token's pause
+    paused_s: float
+
+
+@dataclass(frozen=True)
+class ApiSpend:
+    """One API's spend over the last day: how hard the upstream pushed back on it."""
+
+    api_name: str
+    calls: int
+    requests: int
+    rows: int
+    failures: int
+    refusals: int
+    paused_s: float
 
 
 class AuditLog:
@@ -38,19 +56,33 @@ class AuditLog:
             record["params"] = json.loads(str(record["params"]))
         return records
 
+    def _last_day(self, now: float) -> pd.DataFrame:
+        return self.journal.recent(limit=1_000_000, since=now - max(WINDOWS.values()))
+
     def spend(self, now: float | None = None) -> list[Spend]:
         now = now or time.time()
-        frame = self.journal.recent(limit=1_000_000, since=now - max(WINDOWS.values()))
-        result = []
-        for window, seconds in WINDOWS.items():
-            part = frame[frame["called_at"] >= now - seconds]
-            result.append(
-                Spend(
-                    window=window,
-                    calls=len(part),
-                    requests=int(part["attempts"].sum()),
-                    rows=int(part["rows"].sum()),
-                    failures=int((part["outcome"] != "ok").sum()),
-                )
-            )
-        return result
+        frame = self._last_day(now)
+        return [
+            Spend(window=window, **_totals(frame[frame["called_at"] >= now - seconds]))
+            for window, seconds in WINDOWS.items()
+        ]
+
+    def by_api(self, now: float | None = None) -> list[ApiSpend]:
+        """Per API over the last day, the most refused first."""
+        frame = self._last_day(now or time.time())
+        rows = [
+            ApiSpend(api_name=str(api), **_totals(part))
+            for api, part in frame.groupby("api_name", sort=True)
+        ]
+        return sorted(rows, key=lambda r: -r.refusals)
+
+
+def _totals(part: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "calls": len(part),
+        "requests": int(part["attempts"].sum()),
+        "failures": int((part["outcome"] != "ok").sum()),
+        "refusals": int(part["refusals"].sum()),
+        "paused_s": round(float(part["paused_ms"].sum()) / 1000, 1),
+        "rows": int(part["rows"].sum()),
+    }

@@ -156,6 +156,8 @@ class AuditCall(BaseModel):
     latency_ms: float
     outcome: str
     error: str | None
+    refusals: int = Field(0, description="rate refusals on the way, each retried after a pause")
+    paused_ms: float = Field(0.0, description="time spent waiting out the token's pauses")
 
 
 class SpendWindow(BaseModel):
@@ -164,10 +166,25 @@ class SpendWindow(BaseModel):
     requests: int = Field(description="HTTP requests, what the token's budget is charged")
     rows: int
     failures: int
+    refusals: int = Field(description="rate refusals (the token paused after each)")
+    paused_s: float
+
+
+class ApiSpendDay(BaseModel):
+    """One API over the last day: what it cost and how often the upstream refused it."""
+
+    api_name: str
+    calls: int
+    requests: int
+    rows: int
+    failures: int
+    refusals: int
+    paused_s: float
 
 
 class Audit(BaseModel):
     spend: list[SpendWindow]
+    apis: list[ApiSpendDay] = Field(description="per API over the last day, most refused first")
     calls: list[AuditCall]
 
 

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from tests.serve.conftest import Clock, Served, market_time
 from twilight_resources.settings import TwilightSettings
-from twilight_resources.tushare.journal import CallJournal
+from twilight_resources.tushare.journal import CallJournal, CallRecord
 from twilight_resources.warehouse import WarehouseReader
 from twilight_serve.app import create_app
 
@@ -52,6 +52,20 @@ def test_audit_lists_the_journal(client: TestClient, served: Served) -> None:
     assert day["calls"] == len(everything) > 0
     assert day["requests"] == int(everything["attempts"].sum())
     assert client.get("/quality/audit", params={"limit": 0}).status_code == 422
+
+
+def test_audit_shows_refusals_per_api(client: TestClient, served: Served) -> None:
+    journal = CallJournal(served.settings().state_dir / "upstream.sqlite")
+    for refusals in (2, 3):  # what the client journals after calls that waited out pauses
+        journal.record(CallRecord("refused_api", {"trade_date": "20240102"}, rows=10, pages=1,
+                                  attempts=refusals + 1, latency_ms=61_000.0, outcome="ok",
+                                  refusals=refusals, paused_ms=60_000.0))
+    body = client.get("/quality/audit").json()
+    top = body["apis"][0]
+    assert top["api_name"] == "refused_api" and top["refusals"] == 5
+    assert top["paused_s"] == 120.0 and top["requests"] == 7 and top["calls"] == 2
+    day = next(s for s in body["spend"] if s["window"] == "last_day")
+    assert day["refusals"] >= 5
 
 
 def test_diff_is_empty_until_a_cross_source_check_finds_something(client: TestClient) -> None:

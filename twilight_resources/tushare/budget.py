@@ -7,7 +7,7 @@ that never exceeds the per-minute window, yet reaches the full rate with several
 Real tokens are refused below their stated rate at times, for about a minute, and calling on
 during that minute only prolongs it. So a refusal pauses the whole token (every API, thread and
 process) for ``pause_seconds``, and the refused API resumes below the rate it was refused at
-(multiplicative decrease from the calls it was granted in the minute before the refused one). It holds
+(multiplicative decrease from the calls granted in the minute before the refused one). It holds
 that rate, which is known to pass, for ``probe_after_s`` and then climbs back slowly (additive
 increase) towards the stated limit. What was learnt is kept with the budget, so the next run of
 the same token starts from it.

@@ -13,6 +13,7 @@ from twilight_serve.checks import UNAVAILABLE, CheckResults
 from twilight_serve.deps import AuditDep, MarketDep, NowDep, ReaderDep, require_bearer
 from twilight_serve.models import (
     PROBLEMS,
+    ApiSpendDay,
     Audit,
     AuditCall,
     CheckResult,
@@ -118,13 +119,14 @@ def audit(
     log: AuditDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="most recent calls to list")] = 100,
 ) -> Audit:
-    """Recent upstream calls (newest first) and the requests spent per window."""
+    """Recent upstream calls (newest first), the requests spent per window, refusals per API."""
     calls = [
         AuditCall(**{**call, "called_at": datetime.fromtimestamp(float(call["called_at"]), UTC)})
         for call in log.recent(limit)
     ]
     spend = [SpendWindow(**vars(s)) for s in log.spend()]
-    return Audit(spend=spend, calls=calls)
+    apis = [ApiSpendDay(**vars(a)) for a in log.by_api()]
+    return Audit(spend=spend, apis=apis, calls=calls)
 
 
 @router.get("/diff", response_model=Diffs)
