@@ -1,13 +1,19 @@
 """Benchmark a multi-table backfill against the simulator with realistic latency.
 
-The floor is what the budget allows: calls x 60 / calls-per-minute. The platform should stay
+Each API has a budget of its own and the tables are fetched side by side, so the floor is the
+slowest API's: max over APIs of calls x 60 / its calls-per-minute. The platform should stay
 within 15% of it, i.e. fetching keeps the budget busy and Dagster, normalizing and writing add
 little. Usage::
 
-    python bench/bench_backfill.py [--stocks 1000] [--start 20220101] [--end 20241231]
+    python bench/bench_backfill.py [--stocks 5000] [--start 20220101] [--end 20241231]
         [--latency-ms 200] [--calls-per-minute 500] [--tables daily,adj_factor,daily_basic]
-        [--chunk 100 --parallel 3 | --single-run]
+        [--chunk 100 --parallel 3 | --single-run] [--throttle 250 [--throttle-block-s 60]]
         [--postgres postgresql://postgres@127.0.0.1:5432/test]
+
+``--throttle N`` makes the simulator refuse as real tokens are refused at times: below the stated
+limit, past N calls of an API per minute, cooling the whole token down for a minute that every
+call made meanwhile restarts. The floor is then taken at the rate actually granted (N, where it
+is below the stated limit), and the bench prints the refusals and the time the token paused.
 
 By default the range runs as ``twilight backfill`` does it (overlapped chunked runs); with
 ``--single-run`` as one ``dagster asset materialize --partition-range`` run.
@@ -44,6 +50,8 @@ def start_sim(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
         "--start", args.start, "--end", args.end, "--rate-limit", str(args.calls_per_minute),
         "--latency-rate", "1", "--latency-ms", str(args.latency_ms), "--jitter-ms", "40",
     ]  # fmt: skip
+    if args.throttle:
+        cmd += ["--throttle", str(args.throttle), "--throttle-block-s", str(args.throttle_block_s)]
     # The upstream is remote in production: here it shares the machine, so it must not take
     # the CPU from what is measured (the niceness every batch step would yield to).
     proc = spawn_session(cmd, niceness=19)
@@ -126,6 +134,24 @@ def twilight_backfill(args: argparse.Namespace) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
+def journal_pushback(home: Path) -> tuple[int, float]:
+    """Refusals and seconds paused, as the client journalled them."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(home / "state" / "upstream.sqlite")) as conn:
+        refusals, paused_ms = conn.execute(
+            "SELECT coalesce(sum(refusals), 0), coalesce(sum(paused_ms), 0) FROM calls"
+        ).fetchone()
+    return int(refusals), float(paused_ms) / 1000
+
+
+def failed_runs() -> int:
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    runs = DagsterInstance.get().get_runs(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
+    return len(runs)
+
+
 def trade_dates() -> list[str]:
     from dagster import DagsterInstance
 
@@ -134,7 +160,7 @@ def trade_dates() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--stocks", type=int, default=1000)
+    parser.add_argument("--stocks", type=int, default=5000)
     parser.add_argument("--start", default="20220101")
     parser.add_argument("--end", default="20241231")
     parser.add_argument("--latency-ms", type=float, default=200)
@@ -145,6 +171,9 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=3, help="chunk runs at a time, at most")
     parser.add_argument("--single-run", action="store_true", help="one range run instead")
     parser.add_argument("--postgres", help="server URL for a throwaway Dagster instance database")
+    parser.add_argument("--throttle", type=int, default=None,
+                        help="the simulator refuses past N calls/min of an API (below the limit)")
+    parser.add_argument("--throttle-block-s", type=float, default=60.0)
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="twilight-bench-"))
@@ -178,18 +207,28 @@ def run(args: argparse.Namespace) -> None:
     finally:
         os.killpg(sim.pid, signal.SIGTERM)
         sim.wait()
-    # The floor is Tushare's budget; the cross-source check's AKShare calls ("akshare:...")
-    # go to another source and are reported apart.
-    calls = sum(n for api, n in stats["calls"].items() if not api.startswith("akshare:"))
-    floor = calls * 60 / args.calls_per_minute
+    # The floor is Tushare's budget, per API (fetched side by side) at the rate granted; the
+    # cross-source check's AKShare calls ("akshare:...") go to another source, reported apart.
+    calls = {api: n for api, n in stats["calls"].items() if not api.startswith("akshare:")}
+    granted = min(args.calls_per_minute, args.throttle or args.calls_per_minute)
+    refused = {api: sum(kind.get(api, 0) for kind in stats["refused"].values()) for api in calls}
+    answered = {api: n - refused[api] for api, n in calls.items()}
+    floor = max(n * 60 / granted for n in answered.values())
+    pushback = journal_pushback(Path(os.environ["TWILIGHT_HOME"]))
     instance = "Postgres" if args.postgres else "SQLite (embedded default)"
     mode = ("one range run" if args.single_run
             else f"twilight backfill --chunk {args.chunk} --parallel {args.parallel}")
     print(f"tables: {args.tables}; {args.stocks} stocks, {args.start}..{args.end}; {mode}; "
           f"Dagster instance on {instance}")
-    print(f"upstream latency {args.latency_ms:.0f} ms (+-40), budget {args.calls_per_minute}/min")
-    print(f"upstream calls: {calls} ({stats['calls']}), rows: {stats['total_rows']}")
+    throttle = f", throttled at {args.throttle}/min" if args.throttle else ""
+    print(f"upstream latency {args.latency_ms:.0f} ms (+-40), budget {args.calls_per_minute}/min "
+          f"per API{throttle}")
+    print(f"upstream calls: {sum(calls.values())} ({calls}), rows: {stats['total_rows']}")
+    print(f"answered once each: {answered}; refused: {sum(refused.values())} "
+          f"({stats['refused'] or 0}); token paused {pushback[1]:.0f} s over "
+          f"{pushback[0]} refusals seen by the client")
     print(f"errors answered by the upstream: {stats['errors'] or 0}")
+    print(f"failed runs: {failed_runs()}")
     print(f"wall time: {wall:.1f} s; floor: {floor:.1f} s; ratio wall/floor: {wall / floor:.3f}")
     fetch = steps["fetch_end"] - steps["fetch_start"]
     print(

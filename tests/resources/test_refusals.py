@@ -30,7 +30,7 @@ from twilight_resources.tushare import (
     TushareRequest,
     TushareRetriesExhausted,
 )
-from twilight_resources.tushare.budget import CallBudget, budget_key
+from twilight_resources.tushare.budget import DECREASE, CallBudget, budget_key
 from twilight_sim.server import SimServer, start_simulator
 
 TOKEN = "refusal-test-token-0123456789"
@@ -144,7 +144,7 @@ def test_per_api_budgets_are_independent(clean: SimServer, tmp_path: Path) -> No
     shared = budget(tmp_path)
     slots = [shared.reserve("daily").at for _ in range(3)]
     shared.refused("daily", slots[-1])  # two calls passed in the window before: 120/min
-    assert shared.rate("daily") == pytest.approx(0.9 * 2 * 60 / WINDOW_S)
+    assert shared.rate("daily") == pytest.approx(DECREASE * 2 * 60 / WINDOW_S)
     assert shared.rate("adj_factor") == 100_000
     assert shared.paused_until() > time.time(), "a refusal pauses every API of the token"
 
@@ -153,7 +153,7 @@ WORKER = """
 import json, sys
 from pathlib import Path
 from twilight_resources.tushare import TushareClient, TushareRequest
-from twilight_resources.tushare.budget import CallBudget, budget_key
+from twilight_resources.tushare.budget import DECREASE, CallBudget, budget_key
 url, state, days = sys.argv[1], Path(sys.argv[2]), sys.argv[3].split(",")
 budget = CallBudget(state, budget_key(sys.argv[4]), 100_000, pause_seconds=1.0, window_s=1.0)
 client = TushareClient(url, sys.argv[4], budget=budget, backoff_base=0.01)

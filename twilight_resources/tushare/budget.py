@@ -28,11 +28,12 @@ from twilight_resources.tushare.limits import ApiLimits
 # 1% headroom: calls leave on their slots but reach the upstream with network and scheduling
 # jitter; at 0.2% a 1-year backfill still drew a rate-limit answer (and its backoff) twice.
 SPACING_MARGIN = 1.01
-DECREASE = 0.9  # of the rate granted in the minute before a refusal
+DECREASE = 0.95  # of the rate granted in the minute before a refusal
 MIN_RATE = 1.0  # calls per minute; a budget never stops for good
 PROBE_AFTER_S = 600.0  # hold the rate that passes this long before probing above it
 INCREASE_PER_MIN = 0.02  # of the API's limit, per minute of probing
 WINDOW_S = 60.0
+UNLEARNT = 1e12  # the stored rate of an API never refused: capped by its limit when read
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_budget (
@@ -130,8 +131,16 @@ class CallBudget:
             rate += INCREASE_PER_MIN * limit * (now - probe_from) / 60
         return next_slot, min(rate, limit)
 
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
     def paused_until(self) -> float:
-        with self._transaction() as conn:
+        with self._read() as conn:
             row = conn.execute(
                 "SELECT until FROM token_pause WHERE key = ?", (self.key,)
             ).fetchone()
@@ -139,7 +148,7 @@ class CallBudget:
 
     def rate(self, api_name: str) -> float:
         """The calls per minute ``api_name`` is granted now."""
-        with self._transaction() as conn:
+        with self._read() as conn:
             return self._state(conn, api_name, time.time())[1]
 
     def reserve(self, api_name: str = "*") -> Slot:
@@ -153,10 +162,10 @@ class CallBudget:
             pause = row[0] if row else 0.0
             next_slot, rate = self._state(conn, api_name, now)
             slot = max(now, next_slot, pause)
-            conn.execute(
+            conn.execute(  # an API never refused runs at its limit, whatever the limit is
                 "INSERT INTO api_budget (key, next_slot, rate, probe_from) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET next_slot = excluded.next_slot",
-                (key, slot + 60.0 / rate * SPACING_MARGIN, rate, now),
+                (key, slot + 60.0 / rate * SPACING_MARGIN, UNLEARNT, now),
             )
             conn.execute("INSERT INTO grants VALUES (?, ?)", (key, slot))
             conn.execute(
