@@ -216,3 +216,28 @@ def test_deadline_and_cancel_stop_a_call_in_its_waits(
     assert time.monotonic() - started < 2.0
     outcomes = client.journal.recent()["outcome"].tolist()
     assert outcomes == ["TushareCancelled", "TushareCancelled"]
+
+
+def test_query_many_yields_every_answer_received_before_raising_a_siblings_error(
+    upstream: ScriptedUpstream, tmp_path: Path
+) -> None:
+    def slow_ok(body: dict) -> tuple[int, dict]:
+        time.sleep(0.3)  # answered after the sibling failed: still spent, so still yielded
+        return ok(FIELDS, rows(1))
+
+    def denied(body: dict) -> tuple[int, dict]:
+        time.sleep(0.1)  # the daily call is surely on its way by then
+        return error(40203, "抱歉，您没有接口(weekly)访问权限")
+
+    upstream.scripts["daily"] = [slow_ok]
+    upstream.scripts["weekly"] = [denied]
+    client = make_client(upstream.url, tmp_path, max_in_flight=2)
+    got = []
+    with pytest.raises(TusharePermissionError):
+        for req, _ in client.query_many(
+            [TushareRequest("daily", tag="answered"), TushareRequest("weekly", tag="denied"),
+             TushareRequest("daily", tag="never asked")]
+        ):
+            got.append(req.tag)
+    assert got == ["answered"]
+    assert sorted(r["api_name"] for r in upstream.requests) == ["daily", "weekly"]
