@@ -23,7 +23,7 @@ from twilight_sim.fundamentals import Fundamentals, Trend, year_fraction
 from twilight_sim.hashrng import HashRng
 from twilight_sim.universe import Universe, limit_pct
 
-BLOCK_DAYS = 128
+BLOCK_DAYS = 32  # small blocks: a cache miss regenerates little (~20 ms at 5,000 stocks)
 SUSPEND_P = 0.0015  # daily chance a trading stock starts a suspension
 MARKET_VOL = 0.011
 REVERSION = 0.004  # pull of the log price back towards its trend (see fundamentals.Trend)

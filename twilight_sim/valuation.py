@@ -17,11 +17,36 @@ Array = npt.NDArray
 IntArray = npt.NDArray[np.int64]
 RATIO_DAYS = 5  # volume_ratio compares with the average of the previous five trading days
 YEAR_DAYS = 244
+KEY = 100_000_000  # above any YYYYMMDD: stock * KEY + date orders by stock, then date
 
 
 def _positive_ratio(num: Array[np.float64], den: Array[np.float64]) -> Array[np.float64]:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, np.round(num / den, 4), np.nan)
+
+
+class _ReportIndex:
+    """Which report is the newest one announced by a date, for any (stock, date) pairs.
+
+    Reports sorted by (stock, announcement day) with the newest column seen so far: one binary
+    search per pair, so a query's memory grows with its pairs, not pairs x quarters.
+    """
+
+    def __init__(self, ann: IntArray) -> None:
+        s, col = np.nonzero(ann > 0)
+        key = s * KEY + ann[s, col]
+        order = np.lexsort((col, key))
+        self.key, self.stock = key[order], s[order]
+        width = ann.shape[1]
+        self.newest = np.maximum.accumulate(self.stock * width + col[order]) - self.stock * width
+
+    def latest(self, s: IntArray, dates: IntArray) -> IntArray:
+        if self.key.size == 0:
+            return np.full(s.size, -1, dtype=np.int64)
+        pos = np.searchsorted(self.key, s * KEY + dates, "right") - 1
+        hit = pos >= 0
+        hit[hit] = self.stock[pos[hit]] == s[hit]
+        return np.where(hit, self.newest[np.maximum(pos, 0)], -1)
 
 
 class Valuation:
@@ -31,16 +56,12 @@ class Valuation:
         self.rev_ytd = fund.ytd(fund.revenue)
         self.np_ttm = fund.ttm(fund.np_attr)
         self.rev_ttm = fund.ttm(fund.revenue)
-        self._annual = fund.quarters == 4
+        self._any = _ReportIndex(fund.ann_date)
+        self._annual = _ReportIndex(np.where(fund.quarters[None, :] == 4, fund.ann_date, 0))
 
     def latest_report(self, s: IntArray, dates: IntArray, annual: bool = False) -> IntArray:
         """Column of the newest report visible on each date (-1 if none)."""
-        ann = self.f.ann_date[s]
-        visible = (ann > 0) & (ann <= dates[:, None])
-        if annual:
-            visible &= self._annual[None, :]
-        last = visible.shape[1] - 1 - np.argmax(visible[:, ::-1], axis=1)
-        return np.where(visible.any(axis=1), last, -1)
+        return (self._annual if annual else self._any).latest(s, dates)
 
     def _pick(self, matrix: Array[np.float64], s: IntArray, col: IntArray) -> Array[np.float64]:
         return np.where(col >= 0, matrix[s, np.maximum(col, 0)], np.nan)
