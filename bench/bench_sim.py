@@ -118,9 +118,6 @@ def main() -> int:
             _phase(f"{api} by trade_date ({len(sample)} dates over {len(days)})", pid,
                    [lambda a=api, d=d: _post(client, url, a, {"trade_date": d})
                     for d in sample], args.workers)
-        _phase("the same daily dates again (answered from the response cache)", pid,
-               [lambda d=d: _post(client, url, "daily", {"trade_date": d})
-                for d in sample[:100]], args.workers)
 
         codes = [r[0] for r in client.post(url, json={
             "api_name": "stock_basic", "token": "bench", "fields": "ts_code",

@@ -130,7 +130,7 @@ FINA_SPECS: dict[str, str] = {
 # per-share values keep 4 places.
 _FINA_MONEY = (
     "extra_item profit_dedt gross_margin op_income valuechange_income interst_income daa ebit "
-    "ebitda fcff fcfe current_exint noncurrent_exint interestdebt netdebt tangible_asset "
+    "ebitda current_exint noncurrent_exint interestdebt netdebt tangible_asset "
     "working_capital networking_capital invest_capital retained_earnings fixed_assets "
     "profit_prefin_exp non_op_profit q_opincome q_investincome q_dtprofit rd_exp"
 ).split()
@@ -149,7 +149,8 @@ FINA_DECIMALS: dict[str, dict[str, int]] = {
     "income": _money("income"),
     "balancesheet": _money("balancesheet"),
     "cashflow": _money("cashflow"),
-    "fina_indicator": dict.fromkeys((*_FINA_MONEY, "eps", "dt_eps", "dt_netprofit_yoy"), 2),
+    "fina_indicator": {**dict.fromkeys((*_FINA_MONEY, "eps", "dt_eps", "dt_netprofit_yoy"), 2),
+                       "fcff": 4, "fcfe": 4},
     "express": dict.fromkeys(_EXPRESS_MONEY, 2),
     "forecast": {"net_profit_min": 2, "net_profit_max": 2, "last_parent_net": 2},
 }
