@@ -132,10 +132,14 @@ def build_fundamentals(rng: HashRng, u: Universe, first_year: int, last_period: 
     sy = (s[:, None], years[None, :])
 
     mv0 = u.total_share * 1e4 * u.init_price / 100.0
-    pe0 = np.exp(np.log(28.0) + 0.45 * rng.normal("pe0", s))
+    # Large caps are cheap and small caps dear, as in the A-share market (CSI 300 near 12x
+    # earnings, the median stock near 30x): multiples fall with the log of relative size.
+    size = np.clip(np.log(mv0 / np.median(mv0)), -4.0, 4.0)
+    pe0 = np.exp(np.log(28.0) - 0.25 * size + 0.4 * rng.normal("pe0", s))
     margin = 0.03 + 0.22 * rng.uniform("margin", s)
-    margin = np.where(rng.uniform("loser", s) < 0.09 + 0.3 * u.is_st, -0.05, margin)
-    rev0 = np.clip(mv0 / pe0 / np.abs(margin), 2e7, 5e11)
+    loser = (0.09 + 0.3 * u.is_st) * np.exp(-0.6 * np.maximum(size, 0.0))  # giants rarely lose
+    margin = np.where(rng.uniform("loser", s) < loser, -0.05, margin)
+    rev0 = np.clip(mv0 / pe0 / np.abs(margin), 2e7, 3e12)
     growth = np.clip(0.08 + 0.12 * rng.normal("growth", s), -0.3, 0.6)
     anchor = year_fraction(np.maximum(u.list_date, start))
     trend = Trend(np.log1p(growth), anchor)
@@ -148,7 +152,7 @@ def build_fundamentals(rng: HashRng, u: Universe, first_year: int, last_period: 
     n_income = revenue * year_margin + 0.01 * revenue * rng.normal("npnoise", *sq)
     minority_gain = n_income * (0.12 * rng.uniform("minority", s))[:, None]
 
-    pb0 = np.exp(np.log(2.4) + 0.45 * rng.normal("pb0", s))
+    pb0 = np.exp(np.log(2.4) - 0.12 * size + 0.4 * rng.normal("pb0", s))
     base_eq = mv0 / pb0
     # Dividends out of each fiscal year's profit, paid the next summer by a company listed by
     # then: what the price book pays per share, and what leaves the book value in Q2.
