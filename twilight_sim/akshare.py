@@ -172,18 +172,14 @@ class EastmoneyService:
         if ts_code is not None:
             return self._bars_of(ts_code, start, end)
         key = (start, end)
-        with self._build:
-            with self._lock:
-                hit = self._ranges.get(key)
-                if hit is not None:
-                    self._ranges.move_to_end(key)
-                    return hit
-            bars = self._bars_of(None, start, end)
-            with self._lock:
-                self._ranges[key] = bars
+        with self._build:  # requests in flight for the same range share one build
+            hit = self._ranges.get(key)
+            if hit is None:
+                hit = self._ranges[key] = self._bars_of(None, start, end)
                 while len(self._ranges) > RANGE_CACHE:
                     self._ranges.popitem(last=False)
-            return bars
+            self._ranges.move_to_end(key)
+            return hit
 
     def _bars_of(self, ts_code: str | None, start: int, end: int) -> pd.DataFrame:
         params: dict[str, object] = {"start_date": str(start), "end_date": str(end),
