@@ -85,18 +85,23 @@ class Valuation:
             mean = np.nansum(prev, axis=1) / n_obs
             return np.where(n_obs > 0, np.round(vol / mean, 2), np.nan)
 
-    def dividends(self, t: IntArray, s: IntArray) -> tuple[Array, Array]:
-        """(last dividend, dividends over the past year) in cents per share."""
+    def paid_last_year(self, t: IntArray, s: IntArray) -> Array[np.float64]:
+        """Dividends that went ex over the past year, cents per share (dv_ttm's numerator)."""
         div = self.bars.book.div
         if t.size:
             self.bars.book.ensure(int(t.max()))
         ex, cash = div.ex_day[s], div.cash[s].astype(np.float64)
-        paid = (ex >= 0) & (ex <= t[:, None]) & (cash > 0)
-        year = paid & (ex > (t - YEAR_DAYS)[:, None])
-        last_col = np.where(paid.any(axis=1),
-                            paid.shape[1] - 1 - np.argmax(paid[:, ::-1], axis=1), 0)
-        last = np.where(paid.any(axis=1), cash[np.arange(t.size), last_col], np.nan)
-        return last, np.where(year, cash, 0.0).sum(axis=1)
+        year = (ex >= 0) & (ex <= t[:, None]) & (ex > (t - YEAR_DAYS)[:, None])
+        return np.where(year, cash, 0.0).sum(axis=1)
+
+    def declared(self, s: IntArray, annual: IntArray) -> Array[np.float64]:
+        """Cents per share declared out of the newest annual report's profit (dv_ratio's
+        numerator, the static yield); NaN when that year pays nothing."""
+        f = self.f
+        fiscal = f.years[np.maximum(annual, 0)] - f.years[0]
+        profit = np.maximum(np.nan_to_num(self._pick(self.np_ytd, s, annual)), 0.0)
+        cents = np.floor(f.payout[s, fiscal] * profit / f.shares[s] * 100)
+        return np.where((annual >= 0) & (cents >= 1), cents, np.nan)
 
     def metrics(self, t: IntArray, s: IntArray) -> dict[str, Array[np.float64]]:
         """Per-pair market value and the fundamentals behind the multiples (yuan)."""
@@ -111,6 +116,7 @@ class Valuation:
             "total_mv": close / 100 * u.total_share[s],
             "circ_mv": close / 100 * u.float_share[s],
             "np_annual": self._pick(self.np_ytd, s, annual),
+            "declared": self.declared(s, annual),
             "np_ttm": self._pick(self.np_ttm, s, col),
             "rev_annual": self._pick(self.rev_ytd, s, annual),
             "rev_ttm": self._pick(self.rev_ttm, s, col),
@@ -121,7 +127,7 @@ class Valuation:
         u = self.bars.u
         m = self.metrics(t, s)
         mv_yuan = m["total_mv"] * 1e4
-        last, year = self.dividends(t, s)
+        year = self.paid_last_year(t, s)
         cols = {
             "close": m["close_c"] / 100,
             "turnover_rate": np.round(m["vol"] / u.float_share[s], 4),
@@ -132,7 +138,7 @@ class Valuation:
             "pb": _positive_ratio(mv_yuan, m["equity"]),
             "ps": _positive_ratio(mv_yuan, m["rev_annual"]),
             "ps_ttm": _positive_ratio(mv_yuan, m["rev_ttm"]),
-            "dv_ratio": np.round(last / m["close_c"] * 100, 4),
+            "dv_ratio": np.round(m["declared"] / m["close_c"] * 100, 4),
             "dv_ttm": np.where(year > 0, np.round(year / m["close_c"] * 100, 4), np.nan),
             "total_share": u.total_share[s],
             "float_share": u.float_share[s],

@@ -95,18 +95,24 @@ def test_multiples_agree_with_statements_and_prices(day: str) -> None:
 
 
 def test_dividends_come_out_of_reported_profit() -> None:
-    """Dividend yield x P/E is the payout ratio: a company pays at most what it earned."""
+    """Dividend yield x P/E is the payout ratio: a company pays at most what it earned. The
+    static yield (dv_ratio) is what the newest annual report declared; after the summer's
+    ex-days the trailing yield (dv_ttm) is that same dividend, paid."""
     m = decade()
-    payouts = []
-    for day in ("20161031", "20191031", "20221031", "20241031"):  # after the summer ex-days
+    payouts, same = [], []
+    for day in ("20161031", "20191031", "20221031", "20241031"):
         db = m.daily_basic(trade_date=day)
-        payers = db[db.dv_ttm.notna() & db.pe.notna()]
-        payouts.append(payers.dv_ttm * payers.pe / 100)
+        assert (db.dv_ratio.isna() | db.pe.notna()).all(), "a dividend out of a loss"
         assert (db.dv_ttm.isna() | (db.dv_ttm > 0)).all()
+        payers = db[db.dv_ratio.notna()]
+        payouts.append(payers.dv_ratio * payers.pe / 100)
+        both = db[db.dv_ttm.notna() & db.dv_ratio.notna()]
+        same.append(np.isclose(both.dv_ttm, both.dv_ratio, rtol=1e-3, atol=1e-4))
     ratio = pd.concat(payouts)
     assert len(ratio) > 300
     assert (ratio <= 0.91).all(), ratio.max()
     assert 0.2 < ratio.median() < 0.5
+    assert np.concatenate(same).mean() > 0.95
 
 
 def test_multiples_stay_in_real_market_ranges() -> None:
