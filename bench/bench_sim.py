@@ -1,42 +1,58 @@
-"""Benchmark the simulated Tushare server: rows/s, request latency percentiles, peak RSS.
+"""Benchmark the simulated Tushare server at full-market scale: CPU per call and peak memory.
 
-Runs ``python -m twilight_sim`` as a subprocess (so its memory is measured alone), then pulls
-``daily`` by trade_date for every trading day of a 5,000-stock, 10-year market over HTTP, plus
-a few other query shapes. Usage::
+Runs ``python -m twilight_sim`` as a subprocess (so its memory and CPU are measured alone) for a
+5,000-stock, 10-year market, then over HTTP:
 
-    python bench/bench_sim.py [--stocks 5000] [--start 20150101] [--end 20241231] [--workers 4]
+- ``daily``, ``adj_factor`` and ``daily_basic`` by trade_date for a few hundred dates spread
+  over the range, in shuffled order (what a by-date backfill asks, ~5,000 rows a call);
+- what a backfill's cross-source check asks of the Eastmoney side: one ``kline`` per sampled
+  stock over a chunk's 100 trading days, several in flight, for a few chunks;
+- a few other shapes (one stock's full history, statements for a whole period).
+
+For each it prints the simulator's CPU milliseconds per call (from /proc, user + system), the
+latency percentiles and the simulator's peak RSS so far. Usage::
+
+    python bench/bench_sim.py [--stocks 5000] [--start 20150101] [--end 20241231]
+        [--dates 300] [--workers 4] [--cache-mb 256] [--port 18400]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import random
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _peak_rss_mb(pid: int) -> float:
+def _status_mb(pid: int, key: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def _call(client: httpx.Client, url: str, api: str, params: dict[str, object]) -> tuple[float, int]:
-    t0 = time.perf_counter()
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def _post(client: httpx.Client, url: str, api: str, params: dict[str, object]) -> int:
     r = client.post(url, json={"api_name": api, "token": "bench", "params": params, "fields": ""})
-    elapsed = time.perf_counter() - t0
     body = r.json()
     if body["code"] != 0:
         raise RuntimeError(body["msg"])
-    return elapsed, len(body["data"]["items"])
+    return len(body["data"]["items"])
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -44,22 +60,25 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def _report(name: str, timings: list[tuple[float, int]], wall: float) -> None:
+def _phase(name: str, pid: int, calls: list[Callable[[], int]], workers: int) -> None:
+    """Run the calls ``workers`` at a time; print CPU/call, latency and peak RSS."""
+
+    def timed(call: Callable[[], int]) -> tuple[float, int]:
+        t0 = time.perf_counter()
+        rows = call()
+        return time.perf_counter() - t0, rows
+
+    cpu0, wall0 = _cpu_s(pid), time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        timings = list(pool.map(timed, calls))
+    wall, cpu = time.perf_counter() - wall0, _cpu_s(pid) - cpu0
     lat = [t for t, _ in timings]
     rows = sum(n for _, n in timings)
-    print(f"{name}: {len(timings)} requests, {rows} rows in {wall:.2f}s wall -> "
-          f"{rows / wall:,.0f} rows/s, {len(timings) / wall:,.1f} req/s; latency ms "
-          f"p50={_pct(lat, .5):.1f} p90={_pct(lat, .9):.1f} p99={_pct(lat, .99):.1f} "
-          f"max={max(lat) * 1000:.1f} mean={statistics.mean(lat) * 1000:.1f}")
-
-
-def _run(name: str, url: str, api: str, param_list: list[dict[str, object]],
-         workers: int) -> None:
-    with httpx.Client(timeout=120, limits=httpx.Limits(max_connections=workers)) as client:
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(workers) as pool:
-            timings = list(pool.map(lambda p: _call(client, url, api, p), param_list))
-        _report(name, timings, time.perf_counter() - t0)
+    print(f"{name}: {len(calls)} calls, {rows / len(calls):,.0f} rows/call; simulator CPU "
+          f"{cpu * 1000 / len(calls):.1f} ms/call; latency ms p50={_pct(lat, .5):.1f} "
+          f"p99={_pct(lat, .99):.1f} max={max(lat) * 1000:.1f} mean="
+          f"{statistics.mean(lat) * 1000:.1f}; wall {wall:.1f}s; "
+          f"peak RSS {_status_mb(pid, 'VmHWM'):.0f} MB", flush=True)
 
 
 def main() -> int:
@@ -67,51 +86,67 @@ def main() -> int:
     ap.add_argument("--stocks", type=int, default=5000)
     ap.add_argument("--start", default="20150101")
     ap.add_argument("--end", default="20241231")
+    ap.add_argument("--dates", type=int, default=300, help="trade dates sampled per table")
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--cache-mb", type=int, default=256)
+    ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
     args = ap.parse_args()
 
     cmd = [sys.executable, "-m", "twilight_sim", "--stocks", str(args.stocks), "--start",
-           args.start, "--end", args.end, "--rate-limit", "0"]
+           args.start, "--end", args.end, "--rate-limit", "0", "--cache-mb",
+           str(args.cache_mb), "--port", str(args.port)]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         url = proc.stdout.readline().strip() if proc.stdout else ""
-        print(f"market of {args.stocks} stocks {args.start}..{args.end} up at {url} "
-              f"in {time.perf_counter() - t0:.2f}s")
-        with httpx.Client(timeout=300) as client:
-            t1 = time.perf_counter()
-            elapsed, _ = _call(client, url, "trade_cal", {"start_date": args.start,
-                                                          "end_date": args.end, "is_open": "1"})
-            days = [r[1] for r in client.post(url, json={
-                "api_name": "trade_cal", "token": "bench", "fields": "exchange,cal_date",
-                "params": {"start_date": args.start, "end_date": args.end, "is_open": "1"}},
-            ).json()["data"]["items"]]
-            warm = time.perf_counter()
-            _call(client, url, "daily", {"trade_date": days[-1]})
-            print(f"first daily call (generates the whole price history once): "
-                  f"{time.perf_counter() - warm:.2f}s; trade_cal {elapsed * 1000:.1f} ms; "
-                  f"setup {time.perf_counter() - t1:.2f}s")
-        _run("daily by trade_date (all days)", url, "daily",
-             [{"trade_date": d} for d in days], args.workers)
-        _run("daily by trade_date, 1 worker (250 days)", url, "daily",
-             [{"trade_date": d} for d in days[:250]], 1)
-        _run("same 100 requests again (answered from the response cache)", url, "daily",
-             [{"trade_date": d} for d in days[150:250]], 1)
-        with httpx.Client(timeout=60) as client:
-            codes = [r[0] for r in client.post(url, json={
-                "api_name": "stock_basic", "token": "bench", "fields": "ts_code",
-                "params": {}}).json()["data"]["items"]]
-        _run("daily by ts_code (full history, 200 stocks)", url, "daily",
-             [{"ts_code": c} for c in codes[:200]], args.workers)
-        _run("daily_basic by trade_date (250 days)", url, "daily_basic",
-             [{"trade_date": d} for d in days[-250:]], args.workers)
-        _run("adj_factor by trade_date (250 days)", url, "adj_factor",
-             [{"trade_date": d} for d in days[-250:]], args.workers)
+        if not url:
+            raise SystemExit("the simulator did not start")
+        pid = proc.pid
+        print(f"market of {args.stocks} stocks {args.start}..{args.end} (--cache-mb "
+              f"{args.cache_mb}) up at {url} in {time.perf_counter() - t0:.2f}s, RSS "
+              f"{_status_mb(pid, 'VmRSS'):.0f} MB", flush=True)
+        client = httpx.Client(timeout=300, limits=httpx.Limits(max_connections=16))
+        cal = client.post(url, json={
+            "api_name": "trade_cal", "token": "bench", "fields": "cal_date",
+            "params": {"start_date": args.start, "end_date": args.end, "is_open": "1"}}).json()
+        days = sorted(r[0] for r in cal["data"]["items"])
+        step = max(1, len(days) // args.dates)
+        sample = days[::step][: args.dates]
+        random.Random(7).shuffle(sample)  # a backfill's chunks run in no particular order
+        for api in ("daily", "adj_factor", "daily_basic"):
+            _phase(f"{api} by trade_date ({len(sample)} dates over {len(days)})", pid,
+                   [lambda a=api, d=d: _post(client, url, a, {"trade_date": d})
+                    for d in sample], args.workers)
+
+        codes = [r[0] for r in client.post(url, json={
+            "api_name": "stock_basic", "token": "bench", "fields": "ts_code",
+            "params": {}}).json()["data"]["items"]]
+        picked = random.Random(11).sample(codes, min(100, len(codes)))
+
+        def kline(code: str, beg: str, end: str) -> int:
+            secid = ("1." if code.endswith(".SH") else "0.") + code[:6]
+            r = client.get(f"{url}/api/qt/stock/kline/get", params={
+                "secid": secid, "klt": "101", "fqt": "0", "beg": beg, "end": end})
+            data = r.json()["data"]
+            return len(data["klines"]) if data else 0
+
+        for k in range(3):  # a cross-source check per backfill chunk: 100 stocks, 8 in flight
+            lo = len(days) * (k + 1) // 4
+            beg, end = days[lo], days[min(lo + 99, len(days) - 1)]
+            _phase(f"cross-source kline {beg}..{end} ({len(picked)} stocks)", pid,
+                   [lambda c=c, b=beg, e=end: kline(c, b, e) for c in picked], 8)
+        _phase("daily by ts_code (full history, 50 stocks)", pid,
+               [lambda c=c: _post(client, url, "daily", {"ts_code": c}) for c in codes[:50]],
+               args.workers)
         periods = [f"{y}{md}" for y in range(int(args.start[:4]), int(args.end[:4]))
                    for md in ("0331", "0630", "0930", "1231")]
-        _run("income_vip by period (first page)", url, "income_vip",
-             [{"period": p} for p in periods], args.workers)
-        print(f"simulator peak RSS: {_peak_rss_mb(proc.pid):.0f} MB")
+        _phase("income_vip by period (first page)", pid,
+               [lambda p=p: _post(client, url, "income_vip", {"period": p}) for p in periods],
+               args.workers)
+        print(f"simulator peak RSS: {_status_mb(pid, 'VmHWM'):.0f} MB; CPU in all "
+              f"{_cpu_s(pid):.1f}s")
+        client.close()
     finally:
         proc.terminate()
         proc.wait(timeout=30)

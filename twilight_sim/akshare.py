@@ -42,7 +42,7 @@ QUOTE_PATH = r"/api/qt/stock/get"
 CLIST_PATH = r"/api/qt/clist/get"
 OPEN, LUNCH_START, LUNCH_END, CLOSE = time(9, 30), time(11, 30), time(13, 0), time(15, 0)
 SESSION_MINUTES = 240
-RANGE_CACHE = 8  # whole-market bar ranges kept (see EastmoneyService._range)
+RANGE_CACHE = 8  # whole-market bar ranges kept (see EastmoneyService._daily)
 ADJUST = {"0": "", "1": "qfq", "2": "hfq"}
 SPOT_KEYS = (
     "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14",
@@ -117,8 +117,8 @@ class EastmoneyService:
         self.stats = stats
         self.faults = AkshareFaults()
         self._lock = threading.Lock()
-        self._ranges: OrderedDict[tuple[int, int], tuple[dict[str, pd.DataFrame], pd.DataFrame]]
-        self._ranges = OrderedDict()
+        self._build = threading.Lock()
+        self._ranges: OrderedDict[tuple[int, int], pd.DataFrame] = OrderedDict()
         self._codes = {_exchange_code(c)[1]: c for c in market.universe.ts_code}
 
     def mount(self, server: SimServer) -> None:
@@ -164,34 +164,34 @@ class EastmoneyService:
     def _daily(self, ts_code: str | None, start: int, end: int) -> pd.DataFrame:
         """Complete Tushare daily bars with turnover, days ``start..end`` (no publish delay).
 
-        Built for the whole market once per range and kept (a handful of ranges): a
-        cross-source check asks every stock over the same days, and quotes ask the same
-        recent window, so each request is a lookup rather than a market query.
+        One stock's bars are computed on demand (a few milliseconds); the whole market's (the
+        spot list asks one day of it) are built once per range, by one thread at a time, and a
+        handful kept. Building the whole market for one stock's request would cost a by-date
+        call per kline, and several in flight built it several times over at once.
         """
-        by_code, whole = self._range(start, end)
-        if ts_code is None:
-            return whole
-        return by_code.get(ts_code, whole.iloc[:0])
-
-    def _range(self, start: int, end: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+        if ts_code is not None:
+            return self._bars_of(ts_code, start, end)
         key = (start, end)
-        with self._lock:
+        with self._build:  # requests in flight for the same range share one build
             hit = self._ranges.get(key)
-            if hit is not None:
-                self._ranges.move_to_end(key)
-                return hit
-        m = self.market
-        params = {"start_date": str(start), "end_date": str(end), "now": f"{end}T23:59:59"}
-        bars = m.query("daily", **params)
+            if hit is None:
+                hit = self._ranges[key] = self._bars_of(None, start, end)
+                while len(self._ranges) > RANGE_CACHE:
+                    self._ranges.popitem(last=False)
+            self._ranges.move_to_end(key)
+            return hit
+
+    def _bars_of(self, ts_code: str | None, start: int, end: int) -> pd.DataFrame:
+        params: dict[str, object] = {"start_date": str(start), "end_date": str(end),
+                                     "now": f"{end}T23:59:59"}
+        if ts_code is not None:
+            params["ts_code"] = ts_code
+        bars = self.market.query("daily", **params)
         if not bars.empty:
-            basic = m.query("daily_basic", fields="ts_code,trade_date,turnover_rate", **params)
+            basic = self.market.query("daily_basic", fields="ts_code,trade_date,turnover_rate",
+                                      **params)
             bars = bars.merge(basic, on=["ts_code", "trade_date"], how="left")
-        entry = ({code: part for code, part in bars.groupby("ts_code", sort=False)}, bars)
-        with self._lock:
-            self._ranges[key] = entry
-            while len(self._ranges) > RANGE_CACHE:
-                self._ranges.popitem(last=False)
-        return entry
+        return bars
 
     def bars(self, ts_code: str | None, start: int, end: int, now: datetime) -> list[Bar]:
         """Bars Eastmoney would show at ``now``: complete days, and today's so far."""

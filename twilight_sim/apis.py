@@ -31,6 +31,10 @@ HANDLERS: dict[str, Handler] = {
     "index_weight": mk.index_weight, **REPORT_HANDLERS,
 }
 UNLIMITED = 1 << 62
+# Handlers that compute only the page asked for: a query for more rows (in-process, no row cap)
+# is computed this many rows at a time, so its working memory does not grow with the range.
+CHUNKED = frozenset(("daily", "adj_factor", "daily_basic", "weekly", "monthly"))
+CHUNK_ROWS = 50_000
 
 
 class UnknownApi(KeyError):
@@ -81,6 +85,15 @@ def answer(market: Market, api: str, params: Mapping[str, object] | None, fields
     offset = p.count("offset") or 0
     limit = min(p.count("limit") or cap, cap)
     names = parse_fields(fields, api, field_names(api), default_fields(api))
-    frame, total = handler(market, p, vis, offset, limit)
-    frame = finalize(frame.iloc[:limit], api, names)
+    step = CHUNK_ROWS if api in CHUNKED else limit
+    parts: list[pd.DataFrame] = []
+    start, total = offset, 0
+    while True:
+        want = min(step, offset + limit - start)
+        frame, total = handler(market, p, vis, start, want)
+        parts.append(finalize(frame.iloc[:want], api, names))
+        start += len(parts[-1])
+        if len(parts[-1]) == 0 or start >= min(total, offset + limit):
+            break
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     return Answer(frame, offset + len(frame) < total, total)

@@ -126,11 +126,11 @@ FINA_SPECS: dict[str, str] = {
     ),
 }
 
-_PER_SHARE4 = ("basic_eps", "diluted_eps")
-# Money in yuan is rounded to the fen; ratios and per-share values keep 4 places.
+# Money in yuan is rounded to the fen, and so is EPS (as in real statements); other ratios and
+# per-share values keep 4 places.
 _FINA_MONEY = (
     "extra_item profit_dedt gross_margin op_income valuechange_income interst_income daa ebit "
-    "ebitda fcff fcfe current_exint noncurrent_exint interestdebt netdebt tangible_asset "
+    "ebitda current_exint noncurrent_exint interestdebt netdebt tangible_asset "
     "working_capital networking_capital invest_capital retained_earnings fixed_assets "
     "profit_prefin_exp non_op_profit q_opincome q_investincome q_dtprofit rd_exp"
 ).split()
@@ -142,14 +142,15 @@ _EXPRESS_MONEY = (
 
 def _money(api: str) -> dict[str, int]:
     names = [t.rstrip("-").partition(":")[0] for t in FINA_SPECS[api].split()]
-    return {n: 4 if n in _PER_SHARE4 else 2 for n in names}
+    return {n: 2 for n in names}
 
 
 FINA_DECIMALS: dict[str, dict[str, int]] = {
     "income": _money("income"),
     "balancesheet": _money("balancesheet"),
     "cashflow": _money("cashflow"),
-    "fina_indicator": dict.fromkeys(_FINA_MONEY, 2),
+    "fina_indicator": {**dict.fromkeys((*_FINA_MONEY, "eps", "dt_eps", "dt_netprofit_yoy"), 2),
+                       "fcff": 4, "fcfe": 4},
     "express": dict.fromkeys(_EXPRESS_MONEY, 2),
     "forecast": {"net_profit_min": 2, "net_profit_max": 2, "last_parent_net": 2},
 }

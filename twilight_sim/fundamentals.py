@@ -2,7 +2,9 @@
 
 Only a handful of driver matrices are kept (revenue, profit, equity, assets, cash); the full
 statements are derived from them on request (:mod:`twilight_sim.statements`). Drivers are
-anchored on each stock's starting market value so P/E and P/B look like real A-shares.
+anchored on each stock's market value at its anchor (the range's start, or its listing day)
+and grow along the same :class:`Trend` its price reverts to, so P/E, P/B and P/S stay within
+real A-share ranges over any span of years instead of drifting with unchecked growth.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ SEASON = np.array([0.22, 0.25, 0.25, 0.28])
 WINDOWS = {1: ((4, 8), (4, 30)), 2: ((7, 12), (8, 31)), 3: ((10, 8), (10, 31)),
            4: ((1, 15), (4, 30))}
 RESTATE_P = 0.04
+GROWTH_YEARS = 4.0  # growth fades: a company grows at most ~(1 + g) ** 4 away from its anchor
+EQUITY_FLOOR = 0.25  # share of the anchor's book value that losses never eat through
 
 
 def period_end(year: int, quarter: int) -> int:
@@ -33,6 +37,28 @@ def window_days(year: int, quarter: int) -> Array[np.int64]:
     (m0, d0), (m1, d1) = WINDOWS[quarter]
     y = year + 1 if quarter == 4 else year
     return open_days(y * 10000 + m0 * 100 + d0, y * 10000 + m1 * 100 + d1)
+
+
+def year_fraction(dates: Array[np.int64]) -> Array[np.float64]:
+    """YYYYMMDD ints as fractional years (2024.5 is about July 1st, 2024)."""
+    return dates // 10000 + (dates // 100 % 100 - 1) / 12.0 + (dates % 100 - 1) / 365.0
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Each stock's smooth size path on a log scale, zero at its anchor.
+
+    Revenue and profits scale with ``exp(trend)`` and the price reverts towards
+    ``init_price * exp(trend)``, so the multiples wander around their starting values (as real
+    ones do) instead of growing apart; growth fades after a few years, as real growth does.
+    """
+
+    log_growth: Array[np.float64]  # log(1 + g) per year, per stock
+    anchor: Array[np.float64]  # fractional year of the anchor, per stock
+
+    def at(self, year: float | Array[np.float64]) -> Array[np.float64]:
+        """Log size per stock at fractional ``year`` (a column of years gives one row each)."""
+        return self.log_growth * GROWTH_YEARS * np.tanh((year - self.anchor) / GROWTH_YEARS)
 
 
 @dataclass
@@ -54,6 +80,9 @@ class Fundamentals:
     restate_date: Array[np.int64]  # 0 when never restated
     restate_k: Array[np.float64]
     comp_type: Array[np.int64]
+    trend: Trend
+    payout: Array[np.float64]  # (stocks, fiscal years from years[0]): share of profit paid
+    shares: Array[np.float64]  # total shares, for per-share figures
 
     @property
     def np_attr(self) -> Array[np.float64]:
@@ -80,10 +109,19 @@ class Fundamentals:
         return self.np_attr[:, cols].sum(axis=1) if cols.size == 4 else np.full(
             self.revenue.shape[0], np.nan)
 
+    def dividend_per_share(self, year: int) -> Array[np.float64]:
+        """Cash (yuan per share) paid out of fiscal ``year``'s profit, 0 if none."""
+        k = year - int(self.years[0])
+        if not 0 <= k < self.payout.shape[1]:
+            return np.zeros(self.revenue.shape[0])
+        profit = np.nan_to_num(self.annual_profit(year))
+        return self.payout[:, k] * np.maximum(profit, 0.0) / self.shares
 
-def build_fundamentals(rng: HashRng, u: Universe, first_year: int, last_period: int
-                       ) -> Fundamentals:
-    """Drivers from ``first_year`` Q1 through the last quarter ending on or before the range."""
+
+def build_fundamentals(rng: HashRng, u: Universe, first_year: int, last_period: int,
+                       start: int) -> Fundamentals:
+    """Drivers from ``first_year`` Q1 through the last quarter ending on or before the range;
+    ``start`` is the range's first day (the anchor of stocks listed before it)."""
     periods = [(y, q) for y in range(first_year, last_period // 10000 + 1) for q in (1, 2, 3, 4)
                if period_end(y, q) <= last_period]
     years = np.array([y for y, _ in periods])
@@ -94,29 +132,46 @@ def build_fundamentals(rng: HashRng, u: Universe, first_year: int, last_period: 
     sy = (s[:, None], years[None, :])
 
     mv0 = u.total_share * 1e4 * u.init_price / 100.0
-    pe0 = np.exp(np.log(25.0) + 0.5 * rng.normal("pe0", s))
+    # Large caps are cheap and small caps dear, as in the A-share market (CSI 300 near 12x
+    # earnings, the median stock near 30x): multiples fall with the log of relative size.
+    size = np.clip(np.log(mv0 / np.median(mv0)), -4.0, 4.0)
+    pe0 = np.exp(np.log(28.0) - 0.25 * size + 0.4 * rng.normal("pe0", s))
     margin = 0.03 + 0.22 * rng.uniform("margin", s)
-    margin = np.where(rng.uniform("loser", s) < 0.06 + 0.3 * u.is_st, -0.05, margin)
-    rev0 = np.clip(mv0 / pe0 / np.abs(margin), 2e7, 5e11)
-    growth = 0.08 + 0.12 * rng.normal("growth", s)
-    year_shock = 0.15 * rng.normal("yshock", *sy)
-    t_years = (years - years[0])[None, :] + (quarters[None, :] - 1) / 4.0
-    level = np.exp(np.log1p(np.clip(growth, -0.5, 1.0))[:, None] * t_years + year_shock)
+    loser = (0.09 + 0.3 * u.is_st) * np.exp(-0.6 * np.maximum(size, 0.0))  # giants rarely lose
+    margin = np.where(rng.uniform("loser", s) < loser, -0.05, margin)
+    rev0 = np.clip(mv0 / pe0 / np.abs(margin), 2e7, 3e12)
+    growth = np.clip(0.08 + 0.12 * rng.normal("growth", s), -0.3, 0.6)
+    anchor = year_fraction(np.maximum(u.list_date, start))
+    trend = Trend(np.log1p(growth), anchor)
+    year_shock = 0.12 * rng.normal("yshock", *sy)
+    mid_quarter = years + (quarters - 1) / 4.0 + 0.125
+    level = np.exp(trend.at(mid_quarter[:, None]).T + year_shock)
     revenue = rev0[:, None] * level * SEASON[quarters - 1][None, :] * np.exp(
         0.05 * rng.normal("qnoise", *sq))
     year_margin = margin[:, None] + 0.04 * rng.normal("ymargin", *sy)
     n_income = revenue * year_margin + 0.01 * revenue * rng.normal("npnoise", *sq)
     minority_gain = n_income * (0.12 * rng.uniform("minority", s))[:, None]
 
-    pb0 = np.exp(np.log(2.2) + 0.5 * rng.normal("pb0", s))
-    equity = np.empty((n, nq))
+    pb0 = np.exp(np.log(2.4) - 0.12 * size + 0.4 * rng.normal("pb0", s))
     base_eq = mv0 / pb0
-    payout = 0.3 * np.maximum(n_income - minority_gain, 0)
-    acc = base_eq.copy()
-    for q in range(nq):
-        paid = payout[:, q - 5: q - 1].sum(axis=1) if quarters[q] == 2 and q >= 5 else 0.0
-        acc = np.maximum(acc + (n_income[:, q] - minority_gain[:, q]) - paid, 0.05 * base_eq)
-        equity[:, q] = acc
+    # Dividends out of each fiscal year's profit, paid the next summer by a company listed by
+    # then: what the price book pays per share, and what leaves the book value in Q2.
+    fiscal = np.arange(first_year, last_period // 10000 + 1)
+    attr = n_income - minority_gain
+    annual = np.stack([attr[:, years == y].sum(axis=1) for y in fiscal], axis=1)
+    pays = (annual > 0) & (rng.uniform("pays", s[:, None], fiscal[None, :] + 1) < 0.7)
+    pays &= u.list_date[:, None] < (fiscal[None, :] + 1) * 10000 + 101
+    big = rng.uniform("bigdiv", s[:, None], fiscal[None, :] + 1) < 0.05
+    share = rng.uniform("payout", s[:, None], fiscal[None, :] + 1)
+    payout = np.where(pays, np.where(big, 0.6 + 0.3 * share, 0.15 + 0.4 * share), 0.0)
+    paid = np.zeros((n, nq))
+    for q in np.flatnonzero((quarters == 2) & (years > first_year)):
+        k = int(years[q]) - first_year - 1
+        paid[:, q] = payout[:, k] * np.maximum(annual[:, k], 0.0)
+    retained = np.cumsum(attr - paid, axis=1)
+    anchor_q = np.maximum(np.searchsorted(mid_quarter, anchor) - 1, 0)
+    equity = np.maximum(base_eq[:, None] + retained - retained[s, anchor_q][:, None],
+                        EQUITY_FLOOR * base_eq[:, None])
     minority = np.maximum(base_eq[:, None] * 0.05 + np.cumsum(minority_gain, axis=1), 0.0)
     debt = np.clip(0.15 + 0.6 * rng.uniform("debt", s), 0.1, 0.9)
     debt_q = np.clip(debt[:, None] + 0.02 * rng.normal("debtq", *sq), 0.05, 0.95)
@@ -136,7 +191,8 @@ def build_fundamentals(rng: HashRng, u: Universe, first_year: int, last_period: 
                          np.where(np.array(u.industry) == "证券", 4, 1))
     return Fundamentals(years, quarters, np.array([period_end(y, q) for y, q in periods]),
                         revenue, n_income, minority_gain, equity, minority, assets, cash, ocf,
-                        ann, restate_date, restate_k, comp_type)
+                        ann, restate_date, restate_k, comp_type, trend, payout,
+                        u.total_share * 1e4)
 
 
 def _announcements(rng: HashRng, u: Universe, years: Array[np.int64],

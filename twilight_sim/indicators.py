@@ -65,9 +65,10 @@ class Indicators:
             "non_cur_liab_due_1y"]
         tangible = eq_all - led["intan_assets"] - led["goodwill"]
         invest_cap = eq_all + interest
-        fcff = np.round(act - led["c_pay_acq_const_fiolta"], 2)
+        # Free cash flow to the firm adds back after-tax interest (to 4 places, as Tushare's).
+        fcff = np.round(act + led["fin_exp_int_exp"] * 0.8 - led["c_pay_acq_const_fiolta"], 4)
         fcfe = np.round(fcff - led["fin_exp_int_exp"] * 0.8 + led["c_recp_borrow"]
-                        - led["c_prepay_amt_borr"], 2)
+                        - led["c_prepay_amt_borr"], 4)
         retained = led["surplus_rese"] + led["undistr_porfit"]
         roe = _div(attr, eq, 100)
         avg_eq = np.where(np.isfinite(year_start["total_hldr_eqy_exc_min_int"]),

@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
 
-import numpy as np
 import pandas as pd
 
 from twilight_sim.apis import HANDLERS, UNLIMITED, Answer, answer
@@ -60,12 +59,11 @@ class Market:
         self.calendar = TradingCalendar(start, end // 10000 * 10000 + 1231)
         last_quarter = max(p for p in (y * 10000 + md for y in (end // 10000 - 1, end // 10000)
                                        for md in (331, 630, 930, 1231)) if p <= end)
-        self.fund = build_fundamentals(self.rng, self.universe, start // 10000 - 2, last_quarter)
-        years = range(start // 10000, end // 10000 + 1)
-        profitable = np.stack([np.nan_to_num(self.fund.annual_profit(y - 1)) > 0 for y in years],
-                              axis=1)
-        dividends = plan_dividends(self.rng, self.universe, self.days, profitable)
-        self.book = PriceBook(self.rng, self.universe, self.days, dividends, cache_mb << 20)
+        self.fund = build_fundamentals(self.rng, self.universe, start // 10000 - 2, last_quarter,
+                                       start)
+        dividends = plan_dividends(self.rng, self.universe, self.days, self.fund)
+        self.book = PriceBook(self.rng, self.universe, self.days, dividends, self.fund.trend,
+                              cache_mb << 20)
         self.bars = BarView(self.rng, self.universe, self.days, self.book)
         self.periods = PeriodView(self.bars)
         self.valuation = Valuation(self.bars, self.fund)

@@ -107,7 +107,9 @@ class Notices:
         roe, roe0 = cur["n_income_attr_p"] / eq * 100, old["n_income_attr_p"] / eq0 * 100
 
         def growth(a: Array, b: Array) -> Array:
-            return np.round((a - b) / np.abs(b) * 100, 4)
+            """Year-on-year %, null when last year's figure is zero (an EPS under half a fen)."""
+            ok = b != 0
+            return np.where(ok, np.round((a - b) / np.abs(np.where(ok, b, 1)) * 100, 4), np.nan)
 
         return pd.DataFrame({
             "_s": s, "_ann": ann, "_end": f.end_dates[c],

@@ -17,11 +17,36 @@ Array = npt.NDArray
 IntArray = npt.NDArray[np.int64]
 RATIO_DAYS = 5  # volume_ratio compares with the average of the previous five trading days
 YEAR_DAYS = 244
+KEY = 100_000_000  # above any YYYYMMDD: stock * KEY + date orders by stock, then date
 
 
 def _positive_ratio(num: Array[np.float64], den: Array[np.float64]) -> Array[np.float64]:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, np.round(num / den, 4), np.nan)
+
+
+class _ReportIndex:
+    """Which report is the newest one announced by a date, for any (stock, date) pairs.
+
+    Reports sorted by (stock, announcement day) with the newest column seen so far: one binary
+    search per pair, so a query's memory grows with its pairs, not pairs x quarters.
+    """
+
+    def __init__(self, ann: IntArray) -> None:
+        s, col = np.nonzero(ann > 0)
+        key = s * KEY + ann[s, col]
+        order = np.lexsort((col, key))
+        self.key, self.stock = key[order], s[order]
+        width = ann.shape[1]
+        self.newest = np.maximum.accumulate(self.stock * width + col[order]) - self.stock * width
+
+    def latest(self, s: IntArray, dates: IntArray) -> IntArray:
+        if self.key.size == 0:
+            return np.full(s.size, -1, dtype=np.int64)
+        pos = np.searchsorted(self.key, s * KEY + dates, "right") - 1
+        hit = pos >= 0
+        hit[hit] = self.stock[pos[hit]] == s[hit]
+        return np.where(hit, self.newest[np.maximum(pos, 0)], -1)
 
 
 class Valuation:
@@ -31,16 +56,12 @@ class Valuation:
         self.rev_ytd = fund.ytd(fund.revenue)
         self.np_ttm = fund.ttm(fund.np_attr)
         self.rev_ttm = fund.ttm(fund.revenue)
-        self._annual = fund.quarters == 4
+        self._any = _ReportIndex(fund.ann_date)
+        self._annual = _ReportIndex(np.where(fund.quarters[None, :] == 4, fund.ann_date, 0))
 
     def latest_report(self, s: IntArray, dates: IntArray, annual: bool = False) -> IntArray:
         """Column of the newest report visible on each date (-1 if none)."""
-        ann = self.f.ann_date[s]
-        visible = (ann > 0) & (ann <= dates[:, None])
-        if annual:
-            visible &= self._annual[None, :]
-        last = visible.shape[1] - 1 - np.argmax(visible[:, ::-1], axis=1)
-        return np.where(visible.any(axis=1), last, -1)
+        return (self._annual if annual else self._any).latest(s, dates)
 
     def _pick(self, matrix: Array[np.float64], s: IntArray, col: IntArray) -> Array[np.float64]:
         return np.where(col >= 0, matrix[s, np.maximum(col, 0)], np.nan)
@@ -64,18 +85,23 @@ class Valuation:
             mean = np.nansum(prev, axis=1) / n_obs
             return np.where(n_obs > 0, np.round(vol / mean, 2), np.nan)
 
-    def dividends(self, t: IntArray, s: IntArray) -> tuple[Array, Array]:
-        """(last dividend, dividends over the past year) in cents per share."""
+    def paid_last_year(self, t: IntArray, s: IntArray) -> Array[np.float64]:
+        """Dividends that went ex over the past year, cents per share (dv_ttm's numerator)."""
         div = self.bars.book.div
         if t.size:
             self.bars.book.ensure(int(t.max()))
         ex, cash = div.ex_day[s], div.cash[s].astype(np.float64)
-        paid = (ex >= 0) & (ex <= t[:, None]) & (cash > 0)
-        year = paid & (ex > (t - YEAR_DAYS)[:, None])
-        last_col = np.where(paid.any(axis=1),
-                            paid.shape[1] - 1 - np.argmax(paid[:, ::-1], axis=1), 0)
-        last = np.where(paid.any(axis=1), cash[np.arange(t.size), last_col], np.nan)
-        return last, np.where(year, cash, 0.0).sum(axis=1)
+        year = (ex >= 0) & (ex <= t[:, None]) & (ex > (t - YEAR_DAYS)[:, None])
+        return np.where(year, cash, 0.0).sum(axis=1)
+
+    def declared(self, s: IntArray, annual: IntArray) -> Array[np.float64]:
+        """Cents per share declared out of the newest annual report's profit (dv_ratio's
+        numerator, the static yield); NaN when that year pays nothing."""
+        f = self.f
+        fiscal = f.years[np.maximum(annual, 0)] - f.years[0]
+        profit = np.maximum(np.nan_to_num(self._pick(self.np_ytd, s, annual)), 0.0)
+        cents = np.floor(f.payout[s, fiscal] * profit / f.shares[s] * 100)
+        return np.where((annual >= 0) & (cents >= 1), cents, np.nan)
 
     def metrics(self, t: IntArray, s: IntArray) -> dict[str, Array[np.float64]]:
         """Per-pair market value and the fundamentals behind the multiples (yuan)."""
@@ -90,6 +116,7 @@ class Valuation:
             "total_mv": close / 100 * u.total_share[s],
             "circ_mv": close / 100 * u.float_share[s],
             "np_annual": self._pick(self.np_ytd, s, annual),
+            "declared": self.declared(s, annual),
             "np_ttm": self._pick(self.np_ttm, s, col),
             "rev_annual": self._pick(self.rev_ytd, s, annual),
             "rev_ttm": self._pick(self.rev_ttm, s, col),
@@ -100,7 +127,7 @@ class Valuation:
         u = self.bars.u
         m = self.metrics(t, s)
         mv_yuan = m["total_mv"] * 1e4
-        last, year = self.dividends(t, s)
+        year = self.paid_last_year(t, s)
         cols = {
             "close": m["close_c"] / 100,
             "turnover_rate": np.round(m["vol"] / u.float_share[s], 4),
@@ -111,7 +138,7 @@ class Valuation:
             "pb": _positive_ratio(mv_yuan, m["equity"]),
             "ps": _positive_ratio(mv_yuan, m["rev_annual"]),
             "ps_ttm": _positive_ratio(mv_yuan, m["rev_ttm"]),
-            "dv_ratio": np.round(last / m["close_c"] * 100, 4),
+            "dv_ratio": np.round(m["declared"] / m["close_c"] * 100, 4),
             "dv_ttm": np.where(year > 0, np.round(year / m["close_c"] * 100, 4), np.nan),
             "total_share": u.total_share[s],
             "float_share": u.float_share[s],

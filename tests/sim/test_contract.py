@@ -197,19 +197,66 @@ def _decimals(text: str) -> int:
     return len(text.split(".")[1].rstrip("0")) if "." in text and "e" not in text else 0
 
 
-def test_float_precision_matches_real_daily_data(sim: SimServer, fixtures_dir: Path) -> None:
-    """Prices to the fen, pct_chg to 4 places, vol to 2, amount to 3, like the real export."""
-    real: dict[str, int] = {}
-    with (fixtures_dir / "daily" / "600519.SH_jennyfzz.csv").open() as fh:
-        for row in csv.DictReader(fh):
-            for k, v in row.items():
-                real[k] = max(real.get(k, 0), _decimals(v))
-    raw = call(sim.url, "daily", {"trade_date": "20240510"})["data"]
-    for col, name in enumerate(raw["fields"]):
-        if name in ("ts_code", "trade_date"):
+def _doc_sample_rows(path: Path) -> list[dict[str, str]]:
+    """Rows of a printed DataFrame whose values line up with the header in force."""
+    rows, header = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        tokens = [t for t in line.split() if t != "\\"]
+        if not tokens:
             continue
-        most = max(_decimals(repr(row[col])) for row in raw["items"])
-        assert most <= real[name], f"{name}: {most} decimals, real data has {real[name]}"
+        if not re.fullmatch(r"\d+", tokens[0]):
+            header = tokens
+        elif len(tokens) - 1 == len(header):
+            rows.append(dict(zip(header, tokens[1:], strict=True)))
+    return rows
+
+
+def real_decimals(fixtures: Path) -> dict[str, dict[str, int]]:
+    """{api: {float column: most decimals any real value shows}} over CSVs and doc samples
+    (values printed in scientific notation say nothing about decimals and are left out)."""
+    out: dict[str, dict[str, int]] = {}
+
+    def add(api: str, rows: list[dict[str, str]]) -> None:
+        seen = out.setdefault(api, {})
+        for row in rows:
+            for name, value in row.items():
+                plain = re.fullmatch(r"-?\d+\.\d+", value or "")
+                if plain and name not in NOT_TUSHARE.get(api, set()):
+                    seen[name] = max(seen.get(name, 0), _decimals(value))
+
+    for folder, api in CSV_API.items():
+        for path in sorted((fixtures / folder).glob("*.csv")):
+            if "qfq" not in path.name:
+                with path.open(encoding="utf-8") as fh:
+                    add(api, list(csv.DictReader(fh)))
+    for path in sorted((fixtures / "doc_samples").glob("*.txt")):
+        add(path.stem, _doc_sample_rows(path))
+    return out
+
+
+PRECISION_PARAMS = {"daily": [{"trade_date": d} for d in ("20220104", "20230601", "20240510")],
+                    "daily_basic": [{"trade_date": d} for d in ("20220104", "20240510")]}
+
+
+def test_float_precision_matches_real_data(sim: SimServer, fixtures_dir: Path,
+                                           documented: dict, params: dict) -> None:
+    """No simulated float prints more decimals than real Tushare output of that field shows
+    (prices and changes to the fen, EPS to 2 places, pct_chg to 4...): no float noise."""
+    checked = 0
+    for api, real in sorted(real_decimals(fixtures_dir).items()):
+        names = [n for n, _, _ in documented[api]]
+        for p in PRECISION_PARAMS.get(api, [params[api]]):
+            data = call(sim.url, api, p, fields=",".join(names))["data"]
+            assert data["items"], f"{api} answered no rows for {p}"
+            for col, name in enumerate(data["fields"]):
+                values = [row[col] for row in data["items"] if isinstance(row[col], float)]
+                if name not in real or not values:
+                    continue
+                most = max(values, key=lambda v: _decimals(repr(v)))
+                assert _decimals(repr(most)) <= real[name], (
+                    f"{api}.{name}: {most!r} has more decimals than real data ({real[name]})")
+                checked += 1
+    assert checked > 100
 
 
 def test_daily_default_column_order_is_the_real_order(sim: SimServer, fixtures_dir: Path) -> None:

@@ -43,3 +43,16 @@ def test_generation_order_does_not_matter() -> None:
     assert late_first.daily(trade_date="20220105").equals(in_order.daily(trade_date="20220105"))
     assert late_first.index_daily(ts_code="000300.SH").equals(
         in_order.index_daily(ts_code="000300.SH"))
+
+
+def test_answers_do_not_depend_on_the_cache() -> None:
+    """A market whose price cache holds a single block (every other day regenerated from
+    checkpoints, in shuffled order) answers exactly like one that holds them all."""
+    roomy, tight = Market(seed=12, n_stocks=40), Market(seed=12, n_stocks=40, cache_mb=0)
+    days = [str(d) for d in roomy.days.trade_dates[::37]]
+    order = days[1::2][::-1] + days[::2]
+    for api in ("daily", "adj_factor", "daily_basic"):
+        got = {d: tight.query(api, trade_date=d) for d in order}
+        for d in days:
+            assert got[d].equals(roomy.query(api, trade_date=d)), (api, d)
+    assert len(tight.book._cache) == 1
