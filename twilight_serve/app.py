@@ -31,6 +31,7 @@ from twilight_resources.warehouse import SnapshotUnavailableError, WarehouseRead
 from twilight_serve.audit import AuditLog
 from twilight_serve.checks import CheckResults
 from twilight_serve.errors import install_error_handlers
+from twilight_serve.limits import READ_API_MAX_BODY
 from twilight_serve.quotes import QuoteCache, QuoteComposer
 from twilight_serve.routes import fundamentals, meta, price, quality, warehouse
 
@@ -118,6 +119,7 @@ def create_app(
         version="0.1.0",
         description="China A-share warehouse data, read from immutable published snapshots.",
         lifespan=lifespan,
+        max_body_size=READ_API_MAX_BODY,
     )
     if settings is not None:
         app.state.settings = settings

@@ -26,6 +26,7 @@ from twilight_resources.auth import TokenStore
 from twilight_resources.settings import TwilightSettings
 from twilight_resources.tushare import TushareClient, client_from_settings
 from twilight_resources.warehouse import WarehouseReader
+from twilight_serve.limits import MCP_MAX_BODY, uvicorn_limits
 from twilight_serve.mcp.answers import Answerer
 from twilight_serve.mcp.describe import describe
 from twilight_serve.mcp.tools import register_tools
@@ -147,8 +148,13 @@ def run_mcp(
     store = TokenStore(settings.bearer_db_file)
     server, answerer = build_server(settings, token_store=store, url=url.removesuffix(MCP_PATH))
     # Plain JSON answers rather than an SSE stream per call: no tool streams, and it is cheaper.
-    app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, json_response=True)
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    app = server.streamable_http_app(
+        streamable_http_path=MCP_PATH, host=host, json_response=True,
+        max_request_body_size=MCP_MAX_BODY,
+    )  # fmt: skip
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="on", **uvicorn_limits()
+    )
     log.info("twilight mcp: listening on %s (Authorization: Bearer <token>)", url)
     try:
         _GracefulServer(config).run(sockets=[sock])
