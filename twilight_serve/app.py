@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from twilight_resources.akshare.settings import client_from_settings as akshare_client
 from twilight_resources.auth import TokenStore
@@ -114,7 +115,9 @@ def create_app(
     settings: TwilightSettings | None = None, clock: Callable[[], datetime] = market_now
 ) -> FastAPI:
     """The app; ``settings`` and ``clock`` default to the environment and the wall clock."""
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files shipped in fastapi-offline, not a
+    # CDN: the machines this serves are often offline.
+    app = FastAPIOffline(
         title="twilight read API",
         version="0.1.0",
         description="China A-share warehouse data, read from immutable published snapshots.",
