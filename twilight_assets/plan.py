@@ -16,6 +16,7 @@ from twilight_assets.prices.assets import TABLES as PRICE_TABLES
 from twilight_assets.reference.assets import TABLES as REFERENCE_TABLES
 from twilight_resources.calendar import TradingCalendar, from_key, to_key
 from twilight_resources.settings import TwilightSettings
+from twilight_resources.tushare.limits import ApiLimits
 from twilight_resources.warehouse.writer import UNPARTITIONED
 
 ALL_TABLES: dict[str, UpstreamTable] = {
@@ -66,13 +67,19 @@ def plan_backfill(
     return plans
 
 
-def render(plans: list[TablePlan], calls_per_minute: int) -> str:
-    lines = [f"{'table':<18}{'partitions':>11}{'fetched':>9}{'calls':>8}"]
-    lines += [f"{p.api:<18}{p.partitions:>11}{p.fetched:>9}{p.calls:>8}" for p in plans]
+def render(plans: list[TablePlan], limits: ApiLimits) -> str:
+    """The plan as a table; APIs have budgets of their own and are fetched side by side."""
+    lines = [f"{'table':<18}{'partitions':>11}{'fetched':>9}{'calls':>8}{'per min':>9}{'min':>7}"]
+    minutes = {p.api: p.calls / limits.per_minute(p.api) for p in plans}
+    lines += [
+        f"{p.api:<18}{p.partitions:>11}{p.fetched:>9}{p.calls:>8}"
+        f"{limits.per_minute(p.api):>9}{minutes[p.api]:>7.1f}"
+        for p in plans
+    ]
     total = sum(p.calls for p in plans)
-    minutes = total / calls_per_minute
     lines.append(
-        f"total: {total} upstream calls, at least {minutes:.1f} minutes at {calls_per_minute} "
-        "calls/min (pages beyond a row cap would add calls)"
+        f"total: {total} upstream calls, at least {max(minutes.values(), default=0):.1f} "
+        f"minutes with the APIs side by side, {sum(minutes.values()):.1f} one after the other "
+        "(pages beyond a row cap would add calls; rate refusals add a minute's pause each)"
     )
     return "\n".join(lines)

@@ -29,6 +29,7 @@ def _cmd_plan(args: argparse.Namespace, rest: list[str]) -> int:
     from twilight_assets.plan import ALL_TABLES, plan_backfill, render
     from twilight_resources.calendar import calendar_from_frame, load_calendar
     from twilight_resources.tushare import client_from_settings
+    from twilight_resources.tushare.resource import api_limits
 
     parser = argparse.ArgumentParser(prog="twilight plan", description=_cmd_plan.__doc__)
     parser.add_argument("--tables", default=",".join(ALL_TABLES), help="comma-separated APIs")
@@ -47,7 +48,7 @@ def _cmd_plan(args: argparse.Namespace, rest: list[str]) -> int:
         )
         cal = calendar_from_frame(frame)
     plans = plan_backfill(opts.tables.split(","), opts.start, opts.end, settings, cal)
-    print(render(plans, settings.calls_per_minute))
+    print(render(plans, api_limits(settings)))
     return 0
 
 
@@ -57,6 +58,7 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
     from twilight_resources.calendar import load_calendar
     from twilight_resources.tushare.budget import SPACING_MARGIN
     from twilight_resources.tushare.journal import CallJournal
+    from twilight_resources.tushare.resource import api_limits
 
     parser = argparse.ArgumentParser(prog="twilight backfill", description=_cmd_backfill.__doc__)
     parser.add_argument("--tables", required=True, help="comma-separated APIs, one partitioning")
@@ -81,7 +83,9 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
     todo = with_calls(pending(chunks, apis, settings), apis, settings, cal)
     print(f"{len(chunks)} chunks of up to {opts.chunk} partitions, {len(chunks) - len(todo)} "
           f"already in the warehouse; {sum(c.calls for c in todo)} upstream calls to make")
-    seconds_per_call = 60 / settings.calls_per_minute * SPACING_MARGIN
+    # The tables' APIs are fetched side by side, each on its own budget.
+    limits = api_limits(settings)
+    seconds_per_call = 60 / sum(limits.per_minute(api) for api in apis) * SPACING_MARGIN
     journal, since = CallJournal(settings.state_dir / "upstream.sqlite"), time.time()
     failed = run_chunks(
         apis, todo, seconds_per_call, lambda: journal.count(since, apis), opts.parallel,

@@ -53,7 +53,17 @@ class TwilightSettings(BaseSettings):
 
     tushare_token: SecretStr | None = None
     tushare_api_url: str = REAL_TUSHARE_URL
-    calls_per_minute: int = Field(500, gt=0, le=100_000)
+    # The upstream budget, per API: the token's points tier sets the default rate of each API
+    # (twilight_resources/tushare/limits.py); calls_per_minute replaces it for every API and
+    # api_calls_per_minute for single ones (JSON: {"daily": 500}). A rate refusal pauses the
+    # token for rate_pause_seconds and slows the refused API below the rate it was refused at.
+    tushare_points: int = Field(2000, ge=0)
+    calls_per_minute: int | None = Field(None, gt=0, le=100_000)
+    api_calls_per_minute: dict[str, int] = Field(default_factory=dict)
+    rate_pause_seconds: float = Field(60.0, ge=0, le=3600)
+    rate_probe_seconds: float = Field(600.0, ge=0)  # hold a refused API's new rate this long
+    rate_window_seconds: float = Field(60.0, gt=0)  # the upstream's counting window
+    rate_limit_retries: int = Field(8, ge=0, le=100)
     max_in_flight: int = Field(4, ge=1, le=64)
     retry_attempts: int = Field(3, ge=0, le=10)
     retry_backoff_base: float = Field(10.0, ge=0)

@@ -28,6 +28,13 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _api_numbers(value: str) -> dict[str, int]:
+    pairs = [item.split("=", 1) for item in _csv(value)]
+    if any(len(pair) != 2 or not pair[1].isdigit() for pair in pairs):
+        raise argparse.ArgumentTypeError(f"expected API=N,API=N, got {value!r}")
+    return {api: int(n) for api, n in pairs}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="twilight sim",
                                 description="Serve the simulated Tushare market in the foreground.")
@@ -52,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
         kind = int if option == "rate_limit_burst" else float
         faults.add_argument("--" + option.replace("_", "-"), type=kind, default=None)
     faults.add_argument("--fault-apis", type=_csv, default=None, help="limit faults to these")
+    limits = p.add_argument_group("limits as real tokens meet them (twilight_sim.ratelimit)")
+    limits.add_argument("--api-limit", type=_api_numbers, default={}, metavar="API=N,...",
+                        help="stated calls per minute of single APIs")
+    limits.add_argument("--throttle", type=int, default=None, metavar="N",
+                        help="refuse past N calls/min of an API, below the stated limit")
+    limits.add_argument("--throttle-block-s", type=float, default=60.0,
+                        help="how long a throttled token is refused (calls restart it)")
+    limits.add_argument("--daily-quota", type=_api_numbers, default={}, metavar="API=N,...",
+                        help="calls per simulated day of single APIs")
+    limits.add_argument("--max-ips", type=int, default=None, help="addresses a token may use")
     return p
 
 
@@ -64,6 +81,9 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         rate_limit_per_minute=args.rate_limit or None, tokens=args.tokens,
         denied_apis=args.deny, now=args.now, cache_mb=args.cache_mb, warm=args.warm,
         faults=FaultConfig(apis=args.fault_apis, **fault_values),
+        api_limits=args.api_limit, throttle_per_minute=args.throttle,
+        throttle_block_s=args.throttle_block_s, daily_quotas=args.daily_quota,
+        max_ips=args.max_ips,
     )
 
 

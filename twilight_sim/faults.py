@@ -39,6 +39,10 @@ class FaultConfig(BaseModel):
     rate_limit_rate: float = Rate
     rate_limit_burst: int = Field(1, ge=1)
     malformed_rate: float = Rate
+    # Refusals in given wordings (e.g. each one users have reported), picked per request.
+    refusal_rate: float = Rate
+    refusal_messages: list[str] = Field(default_factory=list)
+    refusal_code: int = 40203
     extra_column_rate: float = Rate
     extra_column: str = "sim_extra"
 
@@ -51,6 +55,7 @@ class FaultPlan:
     timeout: bool = False
     status: int | None = None  # HTTP 5xx status to answer with
     rate_limited: bool = False
+    refusal: str | None = None  # answer this refusal message
     delay_s: float = 0.0
     malformed: bool = False
     extra_column: bool = False
@@ -59,7 +64,8 @@ class FaultPlan:
     @property
     def kinds(self) -> list[str]:
         flags = {"drop": self.drop, "timeout": self.timeout, "http_error": self.status is not None,
-                 "rate_limit": self.rate_limited, "latency": self.delay_s > 0,
+                 "rate_limit": self.rate_limited, "refusal": self.refusal is not None,
+                 "latency": self.delay_s > 0,
                  "malformed": self.malformed, "extra_column": self.extra_column}
         return [k for k, on in flags.items() if on]
 
@@ -108,6 +114,9 @@ class FaultInjector:
         elif hit("error", cfg.error_rate):
             statuses = cfg.error_status or [503]
             plan.status = statuses[int(rng.scalar("status", key, attempt) * len(statuses))]
+        elif cfg.refusal_messages and hit("refusal", cfg.refusal_rate):
+            pick = rng.scalar("wording", key, attempt) * len(cfg.refusal_messages)
+            plan.refusal = cfg.refusal_messages[int(pick)]
         else:
             plan.rate_limited = self._rate_burst(token, hit("ratelimit", cfg.rate_limit_rate))
         if hit("latency", cfg.latency_rate):

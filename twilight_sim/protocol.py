@@ -21,9 +21,20 @@ ERR_PERMISSION = 40203  # Tushare uses the same code for rate limits and missing
 ERR_RATE = 40203
 ERR_REQUEST = -2001  # what api.tushare.pro answers for an unknown api or field
 
+# Refusals in the wordings users have met (sources in tests/resources/refusals.json). Tushare
+# moved from the first wording of each pair to the second around 2025; both are served.
+DOC_LINK = "https://tushare.pro/document/1?doc_id=108"
 MSG_TOKEN = "您的token不对，请确认。"
-MSG_RATE = ("抱歉，您每分钟最多访问该接口{n}次，"
-            "权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。")
+MSG_RATE = "抱歉，您每分钟最多访问该接口{n}次，权限的具体详情访问：" + DOC_LINK + "。"
+MSG_RATES = (
+    MSG_RATE,
+    "抱歉，您访问接口({api})频率超限({n}次/分钟)，具体频次详情：" + DOC_LINK + "。",
+)
+MSG_QUOTAS = (
+    "抱歉，您每天最多访问该接口{n}次，权限的具体详情访问：" + DOC_LINK + "。",
+    "抱歉，您访问接口({api})频率超限({n}次/天)，具体频次详情：" + DOC_LINK + "。",
+)
+MSG_IP = "您的IP数量超限，最大数量为{n}个！"
 MSG_PERMISSION = "抱歉，您没有接口({api})访问权限"
 MSG_UNKNOWN_API = "抱歉，没有{api}接口"
 

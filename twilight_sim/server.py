@@ -44,6 +44,14 @@ class SimConfig(BaseModel):
     rate_limit_per_minute: int | None = Field(500, ge=0)
     tokens: list[str] | None = None
     denied_apis: list[str] = Field(default_factory=list)
+    # The unfriendly upstream (twilight_sim.ratelimit): stated per-API limits, a throttle
+    # below them, per-day quotas and an IP-count limit; all off by default.
+    api_limits: dict[str, int] = Field(default_factory=dict)
+    throttle_per_minute: int | None = Field(None, ge=1)
+    throttle_block_s: float = Field(60.0, ge=0)
+    daily_quotas: dict[str, int] = Field(default_factory=dict)
+    max_ips: int | None = Field(None, ge=1)
+    limit_window_s: float = Field(60.0, gt=0)  # what per-minute limits count over
     faults: FaultConfig = Field(default_factory=FaultConfig)
     now: str | None = None
     cache_mb: int = Field(256, ge=8)
@@ -113,7 +121,10 @@ class SimServer:
         self.stats_recorder = ServedStats()
         self.faults = FaultInjector(config.faults)
         policy = AccessPolicy(config.rate_limit_per_minute, config.tokens,
-                              list(config.denied_apis))
+                              list(config.denied_apis), dict(config.api_limits),
+                              config.throttle_per_minute, config.throttle_block_s,
+                              dict(config.daily_quotas), config.max_ips,
+                              config.limit_window_s)
         self.tushare = TushareService(self.market, policy, self.faults, self.stats_recorder)
         self._routes: list[tuple[str, re.Pattern[str], RouteHandler]] = [
             ("GET", re.compile(r"^/_sim/(?P<name>\w+)/?$"), self._admin),
@@ -194,7 +205,7 @@ class SimServer:
         return self.market.clock.set(now).isoformat()
 
     def set_policy(self, **changes: object) -> AccessPolicy:
-        """Change rate_limit_per_minute, tokens (None = any) or denied_apis at runtime."""
+        """Change any AccessPolicy field at runtime (limits, tokens, denied_apis, quotas...)."""
         current = asdict(self.tushare.policy)
         unknown = set(changes) - set(current)
         if unknown:

@@ -16,7 +16,7 @@ from twilight_sim.apis import HANDLERS, answer
 from twilight_sim.faults import FaultInjector, FaultPlan
 from twilight_sim.market import Market
 from twilight_sim.params import ParamError
-from twilight_sim.ratelimit import RateLimiter
+from twilight_sim.ratelimit import Limits, RateLimiter
 from twilight_sim.stats import ServedStats
 
 JSON = "application/json; charset=utf-8"
@@ -43,9 +43,28 @@ class SimResponse:
 
 @dataclass
 class AccessPolicy:
-    rate_limit_per_minute: int | None = 500
+    """Who may call what, how often: see :mod:`twilight_sim.ratelimit` for each limit."""
+
+    rate_limit_per_minute: int | None = 500  # stated, per token and API
     tokens: list[str] | None = None
     denied_apis: list[str] = field(default_factory=list)
+    api_limits: dict[str, int] = field(default_factory=dict)  # stated per-minute, by API
+    throttle_per_minute: int | None = None  # refused past this, below the stated limit
+    throttle_block_s: float = 60.0
+    daily_quotas: dict[str, int] = field(default_factory=dict)
+    max_ips: int | None = None
+    limit_window_s: float = 60.0
+
+    def limits(self) -> Limits:
+        return Limits(self.rate_limit_per_minute, dict(self.api_limits), self.throttle_per_minute,
+                      self.throttle_block_s, dict(self.daily_quotas), self.max_ips,
+                      self.limit_window_s)
+
+
+def req_ip(headers: dict[str, str]) -> str:
+    """The caller's address: X-Forwarded-For where a test names one, else loopback."""
+    forwarded = next((v for k, v in headers.items() if k.lower() == "x-forwarded-for"), "")
+    return forwarded.split(",")[0].strip() or "127.0.0.1"
 
 
 class ResponseCache:
@@ -87,12 +106,26 @@ class TushareService:
     def __init__(self, market: Market, policy: AccessPolicy, faults: FaultInjector,
                  stats: ServedStats) -> None:
         self.market, self.policy, self.faults, self.stats = market, policy, faults, stats
-        self.limiter = RateLimiter(policy.rate_limit_per_minute)
+        self.limiter = RateLimiter(policy.limits())
         self.cache = ResponseCache()
 
     def set_policy(self, policy: AccessPolicy) -> None:
         self.policy = policy
-        self.limiter.per_minute = policy.rate_limit_per_minute
+        self.limiter.limits = policy.limits()
+
+    def _refuse(self, rid: str, verdict: str, api: str, fp: str) -> SimResponse:
+        """The refusal of ``verdict`` in one of its real wordings (a stable pick per request)."""
+        policy, pick = self.policy, int(fp[:8], 16)
+        self.stats.refusal(verdict, api)
+        if verdict == "ip":
+            return self._error(rid, proto.ERR_RATE, proto.MSG_IP.format(n=policy.max_ips))
+        if verdict == "quota":
+            n = policy.daily_quotas[api]
+            msg = proto.MSG_QUOTAS[pick % 2].format(api=api, n=n)
+        else:
+            n = self.limiter.limits.stated(api) or 500
+            msg = proto.MSG_RATES[pick % 2].format(api=api, n=n)
+        return self._error(rid, proto.ERR_RATE, msg)
 
     def _error(self, rid: str, code: int, msg: str, wait_s: float = 0.0) -> SimResponse:
         self.stats.error(code)
@@ -125,20 +158,27 @@ class TushareService:
             return SimResponse(status=plan.status, wait_s=plan.delay_s,
                                body=f"simulated HTTP {plan.status}".encode(),
                                content_type="text/plain; charset=utf-8")
-        response = self._answer(rid, fp, api, params, fields, str(token or ""), plan, attempt)
+        response = self._answer(rid, fp, api, params, fields, str(token or ""), plan, attempt,
+                                req.headers)
         response.wait_s = plan.delay_s
         return response
 
     def _answer(self, rid: str, fp: str, api: str, params: object, fields: object, token: str,
-                plan: FaultPlan, attempt: int) -> SimResponse:
+                plan: FaultPlan, attempt: int, headers: dict[str, str]) -> SimResponse:
         policy = self.policy
         if not token or (policy.tokens is not None and token not in policy.tokens):
             return self._error(rid, proto.ERR_TOKEN, proto.MSG_TOKEN)
         if api in policy.denied_apis:
             return self._error(rid, proto.ERR_PERMISSION, proto.MSG_PERMISSION.format(api=api))
-        rate_msg = proto.MSG_RATE.format(n=policy.rate_limit_per_minute or 500)
-        if not self.limiter.allow(token) or plan.rate_limited:
-            return self._error(rid, proto.ERR_RATE, rate_msg)
+        ip = req_ip(headers)
+        verdict = self.limiter.check(token, api, ip, self.market.clock.now.date())
+        if verdict == "ok" and plan.refusal is not None:
+            self.stats.refusal("scripted", api)
+            return self._error(rid, self.faults.config.refusal_code, plan.refusal)
+        if verdict == "ok" and plan.rate_limited:
+            verdict = "rate"
+        if verdict != "ok":
+            return self._refuse(rid, verdict, api, fp)
         if api not in HANDLERS:
             return self._error(rid, proto.ERR_REQUEST, proto.MSG_UNKNOWN_API.format(api=api))
         if params is not None and not isinstance(params, dict):

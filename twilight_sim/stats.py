@@ -16,11 +16,17 @@ class ServedStats:
         self.rows: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
+        self.refused: dict[str, Counter[str]] = {}  # limit -> api -> calls refused by it
 
     def reset(self) -> None:
         with self._lock:
             for counter in (self.calls, self.rows, self.errors, self.faults):
                 counter.clear()
+            self.refused.clear()
+
+    def refusal(self, limit: str, api: str) -> None:
+        with self._lock:
+            self.refused.setdefault(limit, Counter())[api] += 1
 
     def call(self, api: str) -> None:
         with self._lock:
@@ -48,4 +54,5 @@ class ServedStats:
                 "calls": dict(self.calls), "rows": dict(self.rows),
                 "total_calls": sum(self.calls.values()), "total_rows": sum(self.rows.values()),
                 "errors": dict(self.errors), "faults": dict(self.faults),
+                "refused": {limit: dict(apis) for limit, apis in self.refused.items()},
             }

@@ -12,8 +12,8 @@ from twilight_sim.server import SimServer
 
 
 def table_rows(out: str) -> dict[str, list[str]]:
-    return {
-        line.split()[0]: line.split()[1:]
+    return {  # partitions, fetched, calls (then per-minute budget and minutes)
+        line.split()[0]: line.split()[1:4]
         for line in out.splitlines()
         if line.split() and line.split()[0] in {"daily", "index_daily", "weekly"}
     }

@@ -61,6 +61,9 @@ def platform_env(
         "TWILIGHT_CALLS_PER_MINUTE": "100000",
         "TWILIGHT_HISTORY_START": HISTORY_START,
         "TWILIGHT_RETRY_BACKOFF_BASE": "0.01",
+        # Random refusals (a fault rate) are no throttle to learn from: pause briefly, recover.
+        "TWILIGHT_RATE_PAUSE_SECONDS": "0.05",
+        "TWILIGHT_RATE_PROBE_SECONDS": "0",
         **(extra or {}),
     }
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -10,8 +13,11 @@ import pytest
 
 from tests.scripted_upstream import ScriptedUpstream, error, ok
 from twilight_resources.tushare import (
+    TushareAnswerTooLarge,
     TushareAuthError,
+    TushareCancelled,
     TushareClient,
+    TushareMalformedAnswer,
     TusharePermissionError,
     TushareRequest,
     TushareRequestError,
@@ -118,8 +124,6 @@ def test_connection_refused_is_transient_and_typed(tmp_path: Path) -> None:
 
 
 def test_query_many_keeps_several_in_flight(upstream: ScriptedUpstream, tmp_path: Path) -> None:
-    import time
-
     def slow(body: dict) -> tuple[int, dict]:
         time.sleep(0.3)
         return ok(FIELDS, [[body["params"]["trade_date"], body["params"]["trade_date"], 1.0]])
@@ -152,3 +156,63 @@ def test_token_never_in_errors_logs_or_journal(
     journal: pd.DataFrame = client.journal.recent()
     for text in [*errors, caplog.text, journal.to_csv(), repr(client)]:
         assert TOKEN not in text
+
+
+MALFORMED = [
+    ([["not", "an", "object"]], "a JSON list, not an object"),
+    ("just a string", "a JSON str, not an object"),
+    ({"code": "abc", "msg": ""}, "code 'abc' is not a number"),
+    ({"code": 0, "data": {"fields": FIELDS, "items": [["000001.SZ", "20240102"]]}},
+     "row 0 has 2 values for 3 fields"),
+    ({"code": 0, "data": {"fields": FIELDS, "items": "rows"}}, "data.items is not a list"),
+    ({"code": 0, "data": {"fields": None, "items": []}}, "data.fields is not a list of names"),
+    ({"code": 0, "data": None}, "data is not an object"),
+]
+
+
+@pytest.mark.parametrize(("payload", "named"), MALFORMED)
+def test_a_malformed_answer_is_a_typed_error_that_names_the_fault_and_is_journalled(
+    upstream: ScriptedUpstream, tmp_path: Path, payload: object, named: str
+) -> None:
+    upstream.scripts["daily"] = [(200, payload)]  # type: ignore[list-item]
+    client = make_client(upstream.url, tmp_path)
+    with pytest.raises(TushareMalformedAnswer, match=re.escape(named)):
+        client.query("daily")
+    assert len(upstream.requests) == 1, "the same answer would come again: not retried"
+    call = client.journal.recent().iloc[0]
+    assert call.outcome == "TushareMalformedAnswer" and named in call.error
+
+
+def test_an_answer_that_is_not_json_is_retried(upstream: ScriptedUpstream, tmp_path: Path) -> None:
+    cut_short = (200, b'{"code": 0, "data": {"fie')
+    upstream.scripts["daily"] = [cut_short, ok(FIELDS, rows(2))]  # type: ignore[list-item]
+    assert len(make_client(upstream.url, tmp_path).query("daily")) == 2
+
+
+def test_max_rows_stops_an_endless_answer(upstream: ScriptedUpstream, tmp_path: Path) -> None:
+    upstream.scripts["daily"] = [ok(FIELDS, rows(100), has_more=True)]  # never ends
+    client = make_client(upstream.url, tmp_path)
+    with pytest.raises(TushareAnswerTooLarge, match="more than 250 rows .*narrow the request"):
+        client.query("daily", max_rows=250)
+    assert len(upstream.requests) == 3
+    call = client.journal.recent().iloc[0]
+    assert (call.outcome, call.pages, call.rows) == ("TushareAnswerTooLarge", 3, 300)
+
+
+def test_deadline_and_cancel_stop_a_call_in_its_waits(
+    upstream: ScriptedUpstream, tmp_path: Path
+) -> None:
+    upstream.scripts["daily"] = [(503, {})]
+    client = make_client(upstream.url, tmp_path, backoff_base=5.0, retry_attempts=5)
+    started = time.monotonic()
+    with pytest.raises(TushareCancelled, match="deadline"):
+        client.query("daily", deadline=time.monotonic() + 1.0)
+    assert time.monotonic() - started < 1.0 and len(upstream.requests) == 1
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(TushareCancelled, match="cancelled"):
+        client.query("daily", cancel=cancel)
+    assert time.monotonic() - started < 2.0
+    outcomes = client.journal.recent()["outcome"].tolist()
+    assert outcomes == ["TushareCancelled", "TushareCancelled"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from twilight_resources.settings import SettingsError, load_settings
+from twilight_resources.tushare.resource import api_limits
 
 TOKEN = "tok-0123456789abcdef"
 
@@ -16,10 +17,25 @@ def write_yaml(home: Path, text: str) -> None:
     (home / "config" / "runtime.yaml").write_text(text)
 
 
+def test_per_api_budgets_from_the_environment(
+    twilight_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWILIGHT_TUSHARE_POINTS", "5000")
+    monkeypatch.setenv("TWILIGHT_API_CALLS_PER_MINUTE", '{"daily_basic": 120}')
+    limits = api_limits(load_settings())
+    assert limits.per_minute("adj_factor") == 500 and limits.per_minute("daily_basic") == 120
+    monkeypatch.setenv("TWILIGHT_CALLS_PER_MINUTE", "90")
+    limits = api_limits(load_settings())
+    assert limits.per_minute("daily") == 90 and limits.per_minute("daily_basic") == 120
+
+
 def test_defaults(twilight_home: Path) -> None:
     s = load_settings()
     assert s.home == twilight_home
-    assert s.calls_per_minute == 500
+    # Per-API budgets from the points tier: daily is documented at 500/min from the base tier.
+    assert s.calls_per_minute is None and s.tushare_points == 2000
+    limits = api_limits(s)
+    assert limits.per_minute("daily") == 500 and limits.per_minute("adj_factor") == 200
     assert s.retry_attempts == 3
     assert s.tushare_api_url == "http://api.tushare.pro"
     assert s.tushare_token is None and s.uses_simulator

@@ -1,8 +1,16 @@
-"""The upstream call budget, shared by every process that uses the same token.
+"""The upstream call budget: per token and API, shared by every thread and process of the token.
 
-Tushare counts calls per token, so the budget lives in a SQLite file under the state directory
-rather than in a process. Calls are spaced evenly (60 / calls_per_minute seconds apart): that
-never exceeds the per-minute window, yet reaches the full rate when several calls are in flight.
+Tushare counts calls per token and API, so the budget lives in a SQLite file under the state
+directory rather than in a process. Calls of one API are spaced evenly (60 / rate seconds apart):
+that never exceeds the per-minute window, yet reaches the full rate with several calls in flight.
+
+Real tokens are refused below their stated rate at times, for about a minute, and calling on
+during that minute only prolongs it. So a refusal pauses the whole token (every API, thread and
+process) for ``pause_seconds``, and the refused API resumes below the rate it was refused at
+(multiplicative decrease from the calls it was granted in the minute before the refused one). It holds
+that rate, which is known to pass, for ``probe_after_s`` and then climbs back slowly (additive
+increase) towards the stated limit. What was learnt is kept with the budget, so the next run of
+the same token starts from it.
 """
 
 from __future__ import annotations
@@ -10,11 +18,38 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from twilight_resources.tushare.limits import ApiLimits
+
 # 1% headroom: calls leave on their slots but reach the upstream with network and scheduling
-# jitter; at 0.2% a 1-year backfill still drew a rate-limit answer (and its 10 s backoff) twice.
+# jitter; at 0.2% a 1-year backfill still drew a rate-limit answer (and its backoff) twice.
 SPACING_MARGIN = 1.01
+DECREASE = 0.9  # of the rate granted in the minute before a refusal
+MIN_RATE = 1.0  # calls per minute; a budget never stops for good
+PROBE_AFTER_S = 600.0  # hold the rate that passes this long before probing above it
+INCREASE_PER_MIN = 0.02  # of the API's limit, per minute of probing
+WINDOW_S = 60.0
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_budget (
+    key TEXT PRIMARY KEY,        -- token hash / api name
+    next_slot REAL NOT NULL,
+    rate REAL NOT NULL,          -- calls per minute granted now
+    probe_from REAL NOT NULL     -- when the rate may start to climb again
+);
+CREATE TABLE IF NOT EXISTS token_pause (
+    key TEXT PRIMARY KEY,        -- token hash
+    until REAL NOT NULL,
+    refusals INTEGER NOT NULL,
+    api_name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS grants (key TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS grants_by_key ON grants (key, at);
+"""
 
 
 def budget_key(token: str) -> str:
@@ -22,44 +57,172 @@ def budget_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class Slot:
+    """A granted call slot: when it is, and how long the caller waited for pauses."""
+
+    at: float
+    paused_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What a recorded refusal did to the budget."""
+
+    paused_until: float
+    rate: float  # the refused API's rate from now on
+    decreased: bool  # False: part of a refusal already answered (calls in flight with it)
+
+
 class CallBudget:
-    """Reserves evenly spaced call slots across processes."""
+    """Reserves evenly spaced call slots per API across processes; pauses the token on refusals."""
 
-    def __init__(self, db_path: Path, key: str, calls_per_minute: int) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        key: str,
+        limits: ApiLimits | int,
+        *,
+        pause_seconds: float = 60.0,
+        probe_after_s: float = PROBE_AFTER_S,
+        window_s: float = WINDOW_S,
+    ) -> None:
         self.db_path, self.key = db_path, key
-        self.interval = 60.0 / calls_per_minute * SPACING_MARGIN
+        self.limits = limits if isinstance(limits, ApiLimits) else ApiLimits(limits)
+        self.pause_seconds, self.probe_after_s = pause_seconds, probe_after_s
+        self.window_s = window_s  # the upstream's counting window: Tushare's is a minute
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS budget (key TEXT PRIMARY KEY, next_slot REAL NOT NULL)"
-            )
+        with self._transaction() as conn:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
 
-    def _connect(self) -> sqlite3.Connection:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         # The default rollback journal: BEGIN IMMEDIATE with a busy timeout serializes the
         # reservations of every process, and there is no WAL mode switch to race on.
-        return sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
-
-    def reserve(self) -> float:
-        """Claim the next free slot and return its time (epoch seconds)."""
-        conn = self._connect()
+        conn = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
         try:
             conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute("SELECT next_slot FROM budget WHERE key = ?", (self.key,)).fetchone()
-            slot = max(time.time(), row[0] if row else 0.0)
-            conn.execute(
-                "INSERT INTO budget (key, next_slot) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET next_slot = excluded.next_slot",
-                (self.key, slot + self.interval),
-            )
+            yield conn
             conn.execute("COMMIT")
-            return slot
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         finally:
             conn.close()
 
-    def acquire(self) -> float:
-        """Wait for a slot; returns the seconds spent waiting."""
-        slot = self.reserve()
-        wait = slot - time.time()
-        if wait > 0:
-            time.sleep(wait)
-        return max(wait, 0.0)
+    def _api_key(self, api_name: str) -> str:
+        return f"{self.key}/{api_name}"
+
+    def _state(self, conn: sqlite3.Connection, api_name: str, now: float) -> tuple[float, float]:
+        """(next_slot, rate) of an API, with the rate climbed for the time since it was set."""
+        limit = float(self.limits.per_minute(api_name))
+        row = conn.execute(
+            "SELECT next_slot, rate, probe_from FROM api_budget WHERE key = ?",
+            (self._api_key(api_name),),
+        ).fetchone()
+        if row is None:
+            return 0.0, limit
+        next_slot, rate, probe_from = row
+        if now > probe_from:
+            rate += INCREASE_PER_MIN * limit * (now - probe_from) / 60
+        return next_slot, min(rate, limit)
+
+    def paused_until(self) -> float:
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT until FROM token_pause WHERE key = ?", (self.key,)
+            ).fetchone()
+        return row[0] if row else 0.0
+
+    def rate(self, api_name: str) -> float:
+        """The calls per minute ``api_name`` is granted now."""
+        with self._transaction() as conn:
+            return self._state(conn, api_name, time.time())[1]
+
+    def reserve(self, api_name: str = "*") -> Slot:
+        """Claim the next slot of ``api_name``: its time and how much of the wait is a pause."""
+        now = time.time()
+        key = self._api_key(api_name)
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT until FROM token_pause WHERE key = ?", (self.key,)
+            ).fetchone()
+            pause = row[0] if row else 0.0
+            next_slot, rate = self._state(conn, api_name, now)
+            slot = max(now, next_slot, pause)
+            conn.execute(
+                "INSERT INTO api_budget (key, next_slot, rate, probe_from) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET next_slot = excluded.next_slot",
+                (key, slot + 60.0 / rate * SPACING_MARGIN, rate, now),
+            )
+            conn.execute("INSERT INTO grants VALUES (?, ?)", (key, slot))
+            conn.execute(
+                "DELETE FROM grants WHERE key = ? AND at < ?", (key, now - self.window_s)
+            )
+        return Slot(slot, paused_s=max(0.0, min(slot, pause) - now))
+
+    def acquire(
+        self, api_name: str = "*", sleep: Callable[[float], None] = time.sleep
+    ) -> Slot:
+        """Wait for a slot of ``api_name``; a pause recorded while waiting is waited out too.
+
+        No slot is spent on a call that is sure to be refused: after the wait the pause is read
+        again, and a call whose slot fell inside a pause another caller recorded meanwhile
+        takes a new slot after it.
+        """
+        paused = 0.0
+        while True:
+            slot = self.reserve(api_name)
+            paused += slot.paused_s
+            if slot.at > time.time():
+                sleep(slot.at - time.time())
+            pause = self.paused_until()
+            if pause <= slot.at:
+                return Slot(slot.at, paused)
+            paused += max(0.0, pause - time.time())
+
+    def refused(self, api_name: str, slot: float) -> Refusal:
+        """Record a rate refusal of the call made at ``slot``: pause the token, slow the API.
+
+        Calls already in flight with the first refused one are refused too; their refusals
+        extend the pause but do not cut the rate again (their slots predate the cut).
+        """
+        now = time.time()
+        key = self._api_key(api_name)
+        with self._transaction() as conn:
+            until = now + self.pause_seconds
+            row = conn.execute(
+                "SELECT until, refusals FROM token_pause WHERE key = ?", (self.key,)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO token_pause (key, until, refusals, api_name) VALUES (?, ?, 1, ?) "
+                "ON CONFLICT (key) DO UPDATE SET until = max(until, excluded.until), "
+                "refusals = refusals + 1, api_name = excluded.api_name",
+                (self.key, until, api_name),
+            )
+            _, rate = self._state(conn, api_name, now)
+            cut = conn.execute(
+                "SELECT probe_from - ? FROM api_budget WHERE key = ?", (self.probe_after_s, key)
+            ).fetchone()
+            if row is not None and cut is not None and slot < cut[0]:
+                conn.execute(
+                    "UPDATE api_budget SET next_slot = max(next_slot, ?) WHERE key = ?",
+                    (until, key),
+                )
+                return Refusal(max(until, row[0]), rate, decreased=False)
+            granted = conn.execute(
+                "SELECT count(*) FROM grants WHERE key = ? AND at > ? AND at < ?",
+                (key, slot - self.window_s, slot),
+            ).fetchone()[0]
+            granted_rate = granted * 60.0 / self.window_s
+            rate = max(MIN_RATE, DECREASE * min(rate, granted_rate or rate))
+            conn.execute(
+                "INSERT INTO api_budget (key, next_slot, rate, probe_from) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET next_slot = max(next_slot, excluded.next_slot), "
+                "rate = excluded.rate, probe_from = excluded.probe_from",
+                (key, until, rate, now + self.probe_after_s),
+            )
+            return Refusal(max(until, row[0]) if row else until, rate, decreased=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -21,7 +22,11 @@ import pandas as pd
 from twilight_resources.logs import redact, register_secret
 from twilight_resources.tushare.budget import CallBudget
 from twilight_resources.tushare.errors import (
+    TushareAnswerTooLarge,
+    TushareCancelled,
     TushareError,
+    TushareMalformedAnswer,
+    TushareRateLimited,
     TushareRequestError,
     TushareRetriesExhausted,
     TushareUnavailable,
@@ -60,6 +65,46 @@ class _Page:
     has_more: bool
 
 
+@dataclass
+class ApiPressure:
+    """How hard the upstream pushed back on one API: rate refusals and seconds paused."""
+
+    refusals: int = 0
+    paused_s: float = 0.0
+
+
+@dataclass
+class _Call:
+    """One logical call's bookkeeping: requests made, refusals, pauses, and how it may stop."""
+
+    api_name: str
+    deadline: float | None = None
+    cancel: threading.Event | None = None
+    started: float = field(default_factory=time.monotonic)
+    pages: int = 0
+    attempts: int = 0
+    refusals: int = 0
+    paused_s: float = 0.0
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise TushareCancelled(self.api_name, "cancelled")
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise TushareCancelled(self.api_name, "deadline passed before the call finished")
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less where the deadline or a cancel comes first (then raise)."""
+        if self.deadline is not None and time.monotonic() + seconds >= self.deadline:
+            raise TushareCancelled(
+                self.api_name, f"deadline would pass during a {seconds:.0f} s wait"
+            )
+        if self.cancel is not None:
+            self.cancel.wait(seconds)
+        else:
+            time.sleep(seconds)
+        self.check()
+
+
 class TushareClient:
     """Thread-safe, budgeted client; one instance per process is enough."""
 
@@ -74,6 +119,7 @@ class TushareClient:
         retry_attempts: int = 3,
         backoff_base: float = 10.0,
         max_in_flight: int = 4,
+        rate_limit_retries: int = 8,
     ) -> None:
         if not token:
             raise TushareRequestError("*", "no Tushare token configured")
@@ -82,7 +128,10 @@ class TushareClient:
         self._token = token
         self.budget, self.journal = budget, journal
         self.retry_attempts, self.backoff_base = retry_attempts, backoff_base
+        self.rate_limit_retries = rate_limit_retries
         self.max_in_flight = max_in_flight
+        self._pressure: dict[str, ApiPressure] = {}
+        self._lock = threading.Lock()
         self._http = httpx.Client(
             timeout=timeout,
             limits=httpx.Limits(max_connections=max_in_flight * 2),
@@ -94,37 +143,57 @@ class TushareClient:
     def close(self) -> None:
         self._http.close()
 
+    def pressure(self) -> dict[str, ApiPressure]:
+        """Rate refusals and seconds paused per API since this client was made."""
+        with self._lock:
+            return {api: replace(p) for api, p in self._pressure.items()}
+
     def query(
         self,
         api_name: str,
         params: Mapping[str, Any] | None = None,
         fields: Iterable[str] = (),
+        *,
+        max_rows: int | None = None,
+        deadline: float | None = None,
+        cancel: threading.Event | None = None,
     ) -> pd.DataFrame:
-        """All rows of one call, paged through the row cap, as Tushare's own columns."""
+        """All rows of one call, paged through the row cap, as Tushare's own columns.
+
+        ``max_rows`` stops a call whose answer outgrows it (TushareAnswerTooLarge); ``deadline``
+        (a ``time.monotonic()`` value) and ``cancel`` stop it between requests and during any
+        wait (TushareCancelled). Every call is journalled, whatever its outcome.
+        """
         params = {k: v for k, v in (params or {}).items() if v is not None}
-        started, attempts, pages = time.monotonic(), 0, 0
+        call = _Call(api_name, deadline, cancel)
         columns: list[str] = []
         items: list[list[Any]] = []
         try:
             while True:
                 page_params = dict(params)
-                if pages:
+                if call.pages:
                     page_params["offset"] = len(items)
                     if api_name in ROW_CAPS:
                         page_params["limit"] = ROW_CAPS[api_name]
-                page, tries = self._call_with_retry(api_name, page_params, ",".join(fields))
-                attempts += tries
-                pages += 1
+                page = self._call_with_retry(call, page_params, ",".join(fields))
+                call.pages += 1
                 columns = columns or page.fields
                 items.extend(page.items)
+                if max_rows is not None and len(items) > max_rows:
+                    raise TushareAnswerTooLarge(
+                        api_name,
+                        f"the answer has more than {max_rows} rows ({len(items)} after "
+                        f"{call.pages} pages); narrow the request (a shorter date range, "
+                        "one ts_code)",
+                    )
                 full = len(page.items) == ROW_CAPS.get(api_name)
                 if not page.items or not (page.has_more or full):
                     break
-        except TushareError as exc:
-            self._record(api_name, params, len(items), pages, attempts, started, exc)
+        except Exception as exc:
+            self._record(api_name, params, len(items), call, exc)
             raise
         frame = pd.DataFrame(items, columns=columns)
-        self._record(api_name, params, len(frame), pages, attempts, started, None)
+        self._record(api_name, params, len(frame), call, None)
         return frame
 
     def query_many(
@@ -157,26 +226,58 @@ class TushareClient:
                 for fut in pending:
                     fut.cancel()
 
-    def _call_with_retry(
-        self, api_name: str, params: Mapping[str, Any], fields: str
-    ) -> tuple[_Page, int]:
-        attempt = 0
+    def _call_with_retry(self, call: _Call, params: Mapping[str, Any], fields: str) -> _Page:
+        api_name = call.api_name
+        failures = refusals = 0
         while True:
-            attempt += 1
+            call.check()
+            slot = self._acquire(call)
+            call.attempts += 1
             try:
-                return self._post(api_name, params, fields), attempt
+                return self._post(api_name, params, fields)
+            except TushareRateLimited as exc:
+                refusals += 1
+                call.refusals += 1
+                self._refused(exc, slot)  # the pause holds for every caller, this one or not
+                if refusals > self.rate_limit_retries:
+                    raise TushareRetriesExhausted(exc, call.attempts) from None
+                if self.budget is None:  # nothing shared to pause: back off on our own
+                    call.sleep(self.backoff_base * 2 ** (refusals - 1))
             except TushareError as exc:
                 if not exc.transient:
                     raise
-                if attempt > self.retry_attempts:
-                    raise TushareRetriesExhausted(exc, attempt) from None
-                delay = self.backoff_base * 2 ** (attempt - 1) * (1 + random.uniform(0, 0.1))
-                log.warning("%s; retry %d/%d in %.1fs", exc, attempt, self.retry_attempts, delay)
-                time.sleep(delay)
+                failures += 1
+                if failures > self.retry_attempts:
+                    raise TushareRetriesExhausted(exc, call.attempts) from None
+                delay = self.backoff_base * 2 ** (failures - 1) * (1 + random.uniform(0, 0.1))
+                log.warning("%s; retry %d/%d in %.1fs", exc, failures, self.retry_attempts, delay)
+                call.sleep(delay)
+
+    def _acquire(self, call: _Call) -> float:
+        if self.budget is None:
+            return time.time()
+        slot = self.budget.acquire(call.api_name, sleep=call.sleep)
+        if slot.paused_s > 0:
+            call.paused_s += slot.paused_s
+            with self._lock:
+                self._pressure.setdefault(call.api_name, ApiPressure()).paused_s += slot.paused_s
+        return slot.at
+
+    def _refused(self, exc: TushareRateLimited, slot: float) -> None:
+        with self._lock:
+            self._pressure.setdefault(exc.api_name, ApiPressure()).refusals += 1
+        if self.budget is None:
+            return
+        refusal = self.budget.refused(exc.api_name, slot)
+        if refusal.decreased:
+            log.warning(
+                "tushare %s refused for rate (%s); every call of this token pauses %.1f s, then "
+                "%s resumes at %.0f calls/min",
+                exc.api_name, exc.message, refusal.paused_until - time.time(), exc.api_name,
+                refusal.rate,
+            )
 
     def _post(self, api_name: str, params: Mapping[str, Any], fields: str) -> _Page:
-        if self.budget is not None:
-            self.budget.acquire()
         body = {
             "api_name": api_name,
             "token": self._token,
@@ -196,24 +297,16 @@ class TushareClient:
         try:
             payload = response.json()
         except ValueError:
-            raise TushareUnavailable(api_name, "answer is not JSON") from None
-        code = payload.get("code")
-        if code != 0:
-            raise classify(api_name, int(code or -1), redact(str(payload.get("msg") or "")))
-        data = payload.get("data") or {}
-        if "fields" not in data or "items" not in data:
-            raise TushareUnavailable(api_name, "answer has no data.fields/data.items")
-        return _Page(list(data["fields"]), list(data["items"]), bool(data.get("has_more")))
+            raise TushareMalformedAnswer(api_name, "not JSON", transient=True) from None
+        return _parse(api_name, payload)
 
     def _record(
         self,
         api_name: str,
         params: Mapping[str, Any],
         rows: int,
-        pages: int,
-        attempts: int,
-        started: float,
-        error: TushareError | None,
+        call: _Call,
+        error: BaseException | None,
     ) -> None:
         if self.journal is None:
             return
@@ -223,10 +316,44 @@ class TushareClient:
                 api_name=api_name,
                 params=dict(params),
                 rows=rows,
-                pages=pages,
-                attempts=attempts,
-                latency_ms=(time.monotonic() - started) * 1000,
+                pages=call.pages,
+                attempts=call.attempts,
+                latency_ms=(time.monotonic() - call.started) * 1000,
                 outcome=outcome,
-                error=None if error is None else str(error),
+                error=None if error is None else redact(str(error)),
+                refusals=call.refusals,
+                paused_ms=call.paused_s * 1000,
             )
         )
+
+
+def _parse(api_name: str, payload: object) -> _Page:
+    """One page of a Tushare answer, or the error it is; a wrong shape is named, not guessed."""
+    if not isinstance(payload, dict):
+        raise TushareMalformedAnswer(api_name, f"a JSON {type(payload).__name__}, not an object")
+    code = payload.get("code")
+    try:
+        code = int(code) if code is not None else None
+    except (TypeError, ValueError):
+        raise TushareMalformedAnswer(api_name, f"code {str(code)[:40]!r} is not a number") from None
+    if code != 0:
+        message = redact(str(payload.get("msg") or ""))
+        if code is None:
+            raise TushareMalformedAnswer(api_name, f"no code (msg {message[:80]!r})")
+        raise classify(api_name, code, message)
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise TushareMalformedAnswer(api_name, "data is not an object")
+    fields, items = data.get("fields"), data.get("items")
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise TushareMalformedAnswer(api_name, "data.fields is not a list of names")
+    if not isinstance(items, list):
+        raise TushareMalformedAnswer(api_name, "data.items is not a list")
+    width = len(fields)
+    for number, row in enumerate(items):
+        if not isinstance(row, list) or len(row) != width:
+            size = len(row) if isinstance(row, list) else type(row).__name__
+            raise TushareMalformedAnswer(
+                api_name, f"row {number} has {size} values for {width} fields"
+            )
+    return _Page(fields, items, bool(data.get("has_more")))

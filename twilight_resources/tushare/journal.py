@@ -28,10 +28,16 @@ CREATE TABLE IF NOT EXISTS calls (
     latency_ms REAL NOT NULL,
     outcome TEXT NOT NULL,
     error TEXT,
-    pid INTEGER NOT NULL
+    pid INTEGER NOT NULL,
+    refusals INTEGER NOT NULL DEFAULT 0,
+    paused_ms REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS calls_by_time ON calls (called_at);
 """
+ADDED_COLUMNS = {
+    "refusals": "INTEGER NOT NULL DEFAULT 0",
+    "paused_ms": "REAL NOT NULL DEFAULT 0",
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class CallRecord:
     latency_ms: float
     outcome: str
     error: str | None = None
+    refusals: int = 0  # rate refusals on the way (each retried after the token's pause)
+    paused_ms: float = 0.0  # time spent waiting for the token's pauses
 
 
 class CallJournal:
@@ -62,6 +70,10 @@ class CallJournal:
                 conn.execute("PRAGMA journal_mode=WAL")
             with conn:
                 conn.executescript(SCHEMA)
+                have = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
+                for column, ddl in ADDED_COLUMNS.items():
+                    if column not in have:  # a journal written before the column existed
+                        conn.execute(f"ALTER TABLE calls ADD COLUMN {column} {ddl}")
         finally:
             conn.close()
 
@@ -75,8 +87,10 @@ class CallJournal:
         try:
             with conn:
                 conn.execute(
-                    "INSERT INTO calls VALUES (:called_at, :api_name, :params, :rows, :pages, "
-                    ":attempts, :latency_ms, :outcome, :error, :pid)",
+                    "INSERT INTO calls (called_at, api_name, params, rows, pages, attempts, "
+                    "latency_ms, outcome, error, pid, refusals, paused_ms) VALUES (:called_at, "
+                    ":api_name, :params, :rows, :pages, :attempts, :latency_ms, :outcome, "
+                    ":error, :pid, :refusals, :paused_ms)",
                     {**row, "called_at": time.time(), "pid": os.getpid()},
                 )
         finally:

@@ -15,6 +15,7 @@ from twilight_resources.settings import REAL_TUSHARE_URL, TwilightSettings, get_
 from twilight_resources.tushare.budget import CallBudget, budget_key
 from twilight_resources.tushare.client import TushareClient
 from twilight_resources.tushare.journal import CallJournal
+from twilight_resources.tushare.limits import ApiLimits
 
 
 def resolve_upstream(settings: TwilightSettings) -> tuple[str, str]:
@@ -42,6 +43,15 @@ def upstream_today(settings: TwilightSettings) -> date:
     return datetime.fromisoformat(now).date()
 
 
+def api_limits(settings: TwilightSettings) -> ApiLimits:
+    """Calls per minute of each upstream API for the configured token."""
+    return ApiLimits.for_tier(
+        settings.tushare_points,
+        calls_per_minute=settings.calls_per_minute,
+        overrides=settings.api_calls_per_minute,
+    )
+
+
 def client_from_settings(settings: TwilightSettings | None = None) -> TushareClient:
     settings = settings or get_settings()
     url, token = resolve_upstream(settings)
@@ -49,12 +59,20 @@ def client_from_settings(settings: TwilightSettings | None = None) -> TushareCli
     return TushareClient(
         url,
         token,
-        budget=CallBudget(state_db, budget_key(token), settings.calls_per_minute),
+        budget=CallBudget(
+            state_db,
+            budget_key(token),
+            api_limits(settings),
+            pause_seconds=settings.rate_pause_seconds,
+            probe_after_s=settings.rate_probe_seconds,
+            window_s=settings.rate_window_seconds,
+        ),
         journal=CallJournal(state_db),
         timeout=settings.request_timeout,
         retry_attempts=settings.retry_attempts,
         backoff_base=settings.retry_backoff_base,
         max_in_flight=settings.max_in_flight,
+        rate_limit_retries=settings.rate_limit_retries,
     )
 
 
