@@ -25,7 +25,7 @@ import pytest
 from mcp_types import CallToolResult
 
 from tests.mcp.conftest import ROOT, _drain, _wait_for_url, http_session
-from tests.reliability.harness import platform
+from tests.reliability.harness import platform, report
 from tests.scripted_upstream import ScriptedUpstream, ok, scripted_upstream
 from twilight_resources.auth import TokenStore
 from twilight_resources.processes import spawn_session, stop_session
@@ -197,7 +197,9 @@ def test_sigterm_during_a_live_call_stops_it_and_the_server(
             assert time.monotonic() < deadline, "the live call never started"
             time.sleep(0.05)
         os.killpg(server.process.pid, signal.SIGTERM)
+        signalled = time.monotonic()
         code = server.process.wait(timeout=15)
+        report(f"SIGTERM during a live call ({how})", exit_s=round(time.monotonic() - signalled, 2))
     finally:
         if server.process.poll() is None:
             server.stop()
