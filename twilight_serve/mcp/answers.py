@@ -235,9 +235,9 @@ class Answerer:
         why = f"{api}: not answered from the warehouse ({verdict.reason}) and the live call"
         if self._stopping.is_set():
             raise ToolError(f"{api}: the server is shutting down; ask again once it is back")
-        client = self.client()
         deadline = time.monotonic() + settings.mcp_live_seconds
         try:
+            client = self.client()
             return self._in_background(
                 api,
                 params,
