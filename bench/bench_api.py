@@ -1,14 +1,17 @@
-"""Read API benchmark: /warehouse/daily, one stock and one year, at a fixed rate, idle and writing.
+"""Read API benchmark: /warehouse/daily (one stock, one year) and the fundamentals routes (one
+stock) at a fixed rate, idle and writing.
 
     python bench/bench_api.py [--base-rows 10000000] [--rate 50] [--seconds 10]
-        [--backfill-days 40] [--dir DIR]
+        [--backfill-days 40] [--fundamentals-periods 40] [--idle-only] [--dir DIR]
 
-Builds a normalized_daily table of ``--base-rows`` synthetic rows (4000 stocks), publishes it,
-starts ``twilight serve`` on loopback in its own session, and sends requests open-loop at
-``--rate`` per second (latency counts from each request's scheduled time, so a stalled server
-shows up as latency rather than as a lower rate). Three phases:
+Builds a normalized_daily table of ``--base-rows`` synthetic rows (4000 stocks) and the four
+statement tables over ``--fundamentals-periods`` quarter ends, publishes them, starts
+``twilight serve`` on loopback in its own session, and sends requests open-loop at ``--rate``
+per second (latency counts from each request's scheduled time, so a stalled server shows up as
+latency rather than as a lower rate). Phases:
 
-- idle;
+- idle: /warehouse/daily, then /fundamentals and /warehouse/fundamentals (each
+  ``--seconds``; ``--idle-only`` stops here);
 - during a backfill: a real ``twilight backfill`` of daily, adj_factor and daily_basic over
   ``--backfill-days`` trading days from the simulator (200 ms a call, 500 calls a minute) into
   the same warehouse, for as long as it lasts (its writes publish snapshots of the whole file,
@@ -41,6 +44,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from urllib.parse import urlencode
 
+import duckdb
 import httpx
 import numpy as np
 import pandas as pd
@@ -53,7 +57,7 @@ from twilight_resources.auth import TokenStore  # noqa: E402
 from twilight_resources.priority import lower_priority  # noqa: E402
 from twilight_resources.processes import spawn_session, stop_session  # noqa: E402
 from twilight_resources.settings import get_settings  # noqa: E402
-from twilight_resources.warehouse import WarehouseWriter  # noqa: E402
+from twilight_resources.warehouse import WarehouseWriter, table_spec  # noqa: E402
 from twilight_resources.warehouse.snapshots import publish_snapshot, read_pointer  # noqa: E402
 
 TARGET_P99_MS = 10.0
@@ -64,6 +68,40 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+STATEMENT_TABLES = ("income", "balancesheet", "cashflow", "fina_indicator")
+RESTATED_SHARE = 0.05  # reports announced again later (a restatement: a second version)
+
+
+def build_fundamentals(path: Path, periods: int) -> None:
+    """The four statement tables for every stock over ``periods`` quarter ends, period-major
+    (the order the per-period fill writes them in), some reports restated; then re-sorted by key
+    as the writer keeps them."""
+    conn = duckdb.connect(str(path), config={"memory_limit": "2GB"})
+    ends = list(pd.date_range("2015-03-31", periods=periods, freq="QE"))
+    conn.execute("CREATE TEMP TABLE ends AS SELECT * FROM (SELECT unnest(?) AS e)", [ends])
+    for table in STATEMENT_TABLES:
+        spec = table_spec(f"normalized_{table}")
+        announced = "CAST(e AS DATE) + CAST(30 + v * 60 AS INTEGER)"  # v = 1: a restatement
+        fixed = {
+            "ts_code": "printf('%06d.SZ', s)", "end_date": "CAST(e AS DATE)",
+            "report_type": "'1'", "ann_date": announced, "f_ann_date": announced,
+            "source": "'tushare'", "ingested_at": "now()", "raw_id": "NULL",
+        }  # fmt: skip
+        values = [
+            fixed.get(column, "round(random() * 1e9, 2)" if kind == "DOUBLE" else "NULL")
+            for column, kind in spec.columns.items()
+        ]
+        conn.execute(
+            f"INSERT INTO {spec.name} SELECT {', '.join(values)} FROM ends, range(?) AS s(s), "
+            "range(2) AS v(v) WHERE v = 0 OR hash(s, e) % 1000 < ? ORDER BY e, v, s",
+            [STOCKS, int(RESTATED_SHARE * 1000)],
+        )
+    conn.execute("CHECKPOINT")
+    conn.close()
+    for table in STATEMENT_TABLES:
+        WarehouseWriter(path, publish=False).resort(f"normalized_{table}")
 
 
 def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -83,19 +121,13 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[
     raise SystemExit(f"the server did not start; see {log}")
 
 
-def load(
-    host: str, port: int, token: str, days: pd.DatetimeIndex, rate: float, seconds: float
-) -> dict:
-    """Open-loop requests at ``rate``/s for ``seconds``; latency from the scheduled send time.
-
-    Returns the raw slice (latencies, errors, wall time) for :func:`merge`.
-    """
-    total = int(rate * seconds)
+def daily_paths(days: pd.DatetimeIndex, total: int) -> list[str]:
+    """``total`` one-year /warehouse/daily requests of random stocks."""
     rng = np.random.default_rng(1)
     stocks = rng.integers(0, STOCKS, total)
     last = len(days) - 1
     ends = rng.integers(250, last + 1, total)
-    paths = [  # built before the clock starts: the generator's own work is not latency
+    return [
         "/warehouse/daily?" + urlencode({
             "ts_code": f"{stocks[i]:06d}.SZ",
             "start_date": days[ends[i] - 250].strftime("%Y%m%d"),
@@ -103,6 +135,37 @@ def load(
         })
         for i in range(total)
     ]  # fmt: skip
+
+
+def fundamentals_paths(route: str, total: int) -> list[str]:
+    """``total`` requests of ``route`` for random stocks; point in time mid-history for
+    /warehouse/fundamentals."""
+    rng = np.random.default_rng(3)
+    as_of = {"as_of": "20200115"} if route == "/warehouse/fundamentals" else {}
+    return [
+        f"{route}?" + urlencode({"ts_code": f"{code:06d}.SZ", **as_of})
+        for code in rng.integers(0, STOCKS, total)
+    ]
+
+
+def _daily_ok(body: bytes) -> bool:
+    return json.loads(body)["count"] > 0
+
+
+def _statements_ok(body: bytes) -> bool:
+    return all(json.loads(body)["statements"].values())
+
+
+def load(
+    host: str, port: int, token: str, paths: list[str], rate: float, ok: Callable[[bytes], bool]
+) -> dict:
+    """Open-loop requests of ``paths`` at ``rate``/s; latency from the scheduled send time.
+
+    ``paths`` are built before the clock starts (the generator's own work is not latency);
+    ``ok`` judges a 200 answer's body. Returns the raw slice (latencies, errors, wall time) for
+    :func:`merge`.
+    """
+    total = len(paths)
     latencies: list[float] = []
     answers: list[tuple[int, bytes]] = []
     lock = threading.Lock()
@@ -143,7 +206,7 @@ def load(
     errors = [  # checked after the run, so parsing bodies does not count as latency
         f"{status} {body[:100]!r}"
         for status, body in answers
-        if status != 200 or json.loads(body)["count"] == 0
+        if status != 200 or not ok(body)
     ]
     return {"latencies": latencies, "error_list": errors, "wall": wall}
 
@@ -203,10 +266,13 @@ def run(work: Path, args: argparse.Namespace) -> None:
     days = build_base(warehouse, args.base_rows)
     # What the writer's re-sort leaves behind: rows in key order, so one stock is a few blocks.
     WarehouseWriter(warehouse, publish=False).resort("normalized_daily")
+    if args.fundamentals_periods:
+        build_fundamentals(warehouse, args.fundamentals_periods)
     info = publish_snapshot(warehouse)
     print(
         f"warehouse: {args.base_rows:,} rows of normalized_daily ({STOCKS} stocks x "
-        f"{len(days)} days), snapshot {info.size_bytes / 1e6:.0f} MB, built in "
+        f"{len(days)} days), statements of {STOCKS} stocks x {args.fundamentals_periods} "
+        f"periods, snapshot {info.size_bytes / 1e6:.0f} MB, built in "
         f"{time.perf_counter() - begin:.0f} s"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIGHT_")}
@@ -219,10 +285,18 @@ def run(work: Path, args: argparse.Namespace) -> None:
     try:
 
         def slice_(seconds: float) -> Callable[[], dict]:
-            return lambda: load("127.0.0.1", port, token, days, args.rate, seconds)
+            paths = daily_paths(days, int(args.rate * seconds))
+            return lambda: load("127.0.0.1", port, token, paths, args.rate, _daily_ok)
 
         slice_(2)()  # warm-up: the first snapshot pool
-        report("idle", merge([slice_(args.seconds)()]))
+        report("idle /warehouse/daily", merge([slice_(args.seconds)()]))
+        if args.fundamentals_periods:
+            for route in ("/fundamentals", "/warehouse/fundamentals"):
+                paths = fundamentals_paths(route, int(args.rate * args.seconds))
+                result = load("127.0.0.1", port, token, paths, args.rate, _statements_ok)
+                report(f"idle {route}", merge([result]))
+        if args.idle_only:
+            return
         during_backfill(work, home, args, slice_(5))
         stress(warehouse, days, slice_(10))
     finally:
@@ -302,6 +376,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50, help="requests per second")
     parser.add_argument("--seconds", type=float, default=10, help="seconds of the idle phase")
     parser.add_argument("--backfill-days", type=int, default=40, help="trade dates backfilled")
+    parser.add_argument("--fundamentals-periods", type=int, default=40,
+                        help="quarter ends of statements per stock (0: no fundamentals phase)")
+    parser.add_argument("--idle-only", action="store_true",
+                        help="only the idle phases (no backfill, no stress)")
     parser.add_argument("--dir", type=Path, help="work directory (default: a temporary one)")
     args = parser.parse_args()
     if args.dir:

@@ -119,6 +119,7 @@ def _cmd_serve(args: argparse.Namespace, rest: list[str]) -> int:
     import uvicorn
 
     from twilight_serve.app import create_app
+    from twilight_serve.limits import uvicorn_limits
 
     parser = argparse.ArgumentParser(prog="twilight serve", description=_cmd_serve.__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
@@ -127,6 +128,7 @@ def _cmd_serve(args: argparse.Namespace, rest: list[str]) -> int:
     uvicorn.run(
         create_app(get_settings()), host=opts.host, port=opts.port, log_config=None,
         access_log=False,  # a line per request is noise at API rates; errors are still logged
+        **uvicorn_limits(),
     )  # fmt: skip
     return 0
 

@@ -8,6 +8,7 @@ Backtests must use this, not the ``*_latest`` views, or they see restated figure
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
@@ -41,6 +42,26 @@ def latest_period(reader: WarehouseReader, ts_code: str, as_of: date) -> date | 
     return None if pd.isna(value) else pd.Timestamp(value).date()
 
 
+def _known_sql(table: str, columns: str = "*") -> str:
+    """The rows of one stock's report known on a day: per report, its newest version."""
+    ann, key = STATEMENTS[table]
+    return (
+        f"SELECT {columns} FROM normalized_{table} "
+        f"WHERE ts_code = $code AND end_date = $end AND {ann} <= $as_of "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} "
+        f"ORDER BY {ann} DESC, ann_date DESC NULLS LAST) = 1 "
+        f"ORDER BY {key}"
+    )
+
+
+def _arguments(
+    reader: WarehouseReader, ts_code: str, period: str | date | None, as_of: date | None
+) -> dict[str, object]:
+    as_of = as_of or market_today()
+    end = _period(period) or latest_period(reader, ts_code, as_of)
+    return {"code": ts_code, "end": end, "as_of": as_of}
+
+
 def statements_as_of(
     reader: WarehouseReader,
     ts_code: str,
@@ -53,19 +74,22 @@ def statements_as_of(
     ``as_of``; ``as_of`` defaults to today on the exchange. Statements give one row per report
     type, ``fina_indicator`` one row; a table with nothing known yet gives an empty frame.
     """
-    as_of = as_of or market_today()
-    end = _period(period) or latest_period(reader, ts_code, as_of)
-    out: dict[str, pd.DataFrame] = {}
-    for table, (ann, key) in STATEMENTS.items():
-        sql = (
-            f"SELECT * FROM normalized_{table} "
-            f"WHERE ts_code = $code AND end_date = $end AND {ann} <= $as_of "
-            f"QUALIFY row_number() OVER (PARTITION BY {key} "
-            f"ORDER BY {ann} DESC, ann_date DESC NULLS LAST) = 1 "
-            f"ORDER BY {key}"
-        )
-        out[table] = reader.query(sql, {"code": ts_code, "end": end, "as_of": as_of})
-    return out
+    args = _arguments(reader, ts_code, period, as_of)
+    return {table: reader.query(_known_sql(table), args) for table in STATEMENTS}
+
+
+def statement_records(
+    reader: WarehouseReader,
+    ts_code: str,
+    period: str | date | None = None,
+    as_of: date | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """:func:`statements_as_of` as one dict per row, for a JSON answer: a frame of a hundred
+    and more columns costs far more to build and convert than the query that fills it. Without
+    the lineage columns (which fetch and when a row arrived)."""
+    args = _arguments(reader, ts_code, period, as_of)
+    columns = "* EXCLUDE (raw_id, ingested_at)"
+    return {table: reader.records(_known_sql(table, columns), args) for table in STATEMENTS}
 
 
 def latest_statements(reader: WarehouseReader, ts_code: str) -> dict[str, pd.DataFrame]:

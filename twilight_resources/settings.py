@@ -69,6 +69,12 @@ class TwilightSettings(BaseSettings):
     retry_backoff_base: float = Field(10.0, ge=0)
     request_timeout: float = Field(30.0, gt=0)
 
+    # The MCP server's live (upstream) answers: rows and wall seconds per answer, and the memory
+    # its cache of recent live answers (paged without new calls) may hold.
+    mcp_live_max_rows: int = Field(20_000, ge=1, le=1_000_000)
+    mcp_live_seconds: float = Field(60.0, gt=0, le=3600)
+    mcp_live_cache_mb: int = Field(64, ge=0, le=4096)
+
     duckdb_read_pool_size: int = Field(4, ge=1, le=64)
     duckdb_read_memory_limit: str = "256MB"
     duckdb_read_threads: int = Field(1, ge=1)

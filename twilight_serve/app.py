@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from twilight_resources.akshare.settings import client_from_settings as akshare_client
 from twilight_resources.auth import TokenStore
@@ -31,6 +32,7 @@ from twilight_resources.warehouse import SnapshotUnavailableError, WarehouseRead
 from twilight_serve.audit import AuditLog
 from twilight_serve.checks import CheckResults
 from twilight_serve.errors import install_error_handlers
+from twilight_serve.limits import READ_API_MAX_BODY
 from twilight_serve.quotes import QuoteCache, QuoteComposer
 from twilight_serve.routes import fundamentals, meta, price, quality, warehouse
 
@@ -113,11 +115,14 @@ def create_app(
     settings: TwilightSettings | None = None, clock: Callable[[], datetime] = market_now
 ) -> FastAPI:
     """The app; ``settings`` and ``clock`` default to the environment and the wall clock."""
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files shipped in fastapi-offline, not a
+    # CDN: the machines this serves are often offline.
+    app = FastAPIOffline(
         title="twilight read API",
         version="0.1.0",
         description="China A-share warehouse data, read from immutable published snapshots.",
         lifespan=lifespan,
+        max_body_size=READ_API_MAX_BODY,
     )
     if settings is not None:
         app.state.settings = settings

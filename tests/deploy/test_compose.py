@@ -172,6 +172,8 @@ def test_ports_and_volumes() -> None:
             if name in TWILIGHT_SERVICES:
                 assert target == spec["environment"]["TWILIGHT_HOME"] == "/data"
         for published in spec.get("ports", []):
+            host_ip, _, _ = str(published).partition(":")
+            assert host_ip == "127.0.0.1", f"{name} publishes {published} beyond the loopback"
             inner = int(str(published).rsplit(":", 1)[1])
             assert inner == _port(spec["command"]), f"{name} publishes {inner}"
         for dependency in spec.get("depends_on", {}):

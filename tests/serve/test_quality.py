@@ -73,6 +73,25 @@ def test_diff_is_empty_until_a_cross_source_check_finds_something(client: TestCl
     assert body["available"] is True and body["diffs"] == []
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "ts_code=abc", "ts_code=", "ts_code=600000.sh", "ts_code=6000000.SH",
+        "ts_code=600000.SH%27%20OR%201=1", "ts_code=600000.SHX", "severity=bad", "limit=0",
+        "limit=1001",
+    ],
+)  # fmt: skip
+def test_diff_validates_its_parameters(client: TestClient, query: str) -> None:
+    got = client.get(f"/quality/diff?{query}")
+    assert got.status_code == 422, got.text
+    assert got.json()["detail"].split(":")[0] == query.split("=")[0]
+
+
+def test_diff_takes_a_valid_ts_code(client: TestClient) -> None:
+    got = client.get("/quality/diff?ts_code=600000.SH&severity=critical")
+    assert got.status_code == 200, got.text
+
+
 def test_checks_unavailable_without_dagster_home(client: TestClient) -> None:
     client.app.state.checks.dagster_home = None
     body = client.get("/quality/checks").json()

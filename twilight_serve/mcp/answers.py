@@ -4,7 +4,8 @@ A hit is read from the published snapshot (never the warehouse file) and costs n
 call. A miss is asked of the upstream in full through the same budgeted, journalled client the
 assets use; the live answer is never written to the warehouse (this server only reads). Pages of
 one live answer are kept in memory for a minute, so an agent paging through it spends no call
-per page.
+per page. Each live answer is bounded in rows and wall time (a tool error past either says how to
+narrow the request), the cache in bytes, and :meth:`Answerer.stop` ends live work in flight.
 """
 
 import json
@@ -21,7 +22,14 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from twilight_resources.logs import redact
 from twilight_resources.settings import TwilightSettings
-from twilight_resources.tushare import TushareClient, TushareError
+from twilight_resources.tushare import (
+    TushareAnswerTooLarge,
+    TushareCancelled,
+    TushareClient,
+    TushareError,
+    TushareMalformedAnswer,
+)
+from twilight_resources.tushare.journal import CallRecord
 from twilight_resources.warehouse import WarehouseReader
 from twilight_resources.warehouse.schema import quote
 from twilight_serve.mcp.catalog import Kind
@@ -31,7 +39,7 @@ from twilight_serve.mcp.request import TableRequest
 # An agent's context is the scarce resource: pages are capped by cells, not only rows.
 MAX_CELLS = 20_000
 LIVE_CACHE_TTL_S = 60.0
-LIVE_CACHE_SIZE = 32
+STOP_GRACE_S = 1.0  # how long a stopping server lets an upstream request in flight finish
 
 Source = Literal["warehouse", "tushare", "simulator"]
 
@@ -62,25 +70,48 @@ class TushareAnswer(BaseModel):
 
 
 class LiveCache:
-    """Recent live answers by request, so paging one answer spends one call."""
+    """Recent live answers by request, so paging one answer spends one call.
 
-    def __init__(self) -> None:
-        self._items: OrderedDict[str, tuple[float, pd.DataFrame, datetime]] = OrderedDict()
+    Bounded by the bytes the frames hold (not by their number: one whole-market answer weighs
+    as much as hundreds of small ones); the oldest go first, and an answer larger than the
+    whole bound is served but not kept.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, tuple[float, pd.DataFrame, datetime, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
     def get(self, key: str) -> tuple[pd.DataFrame, datetime] | None:
         with self._lock:
             hit = self._items.get(key)
-            if hit is None or time.monotonic() - hit[0] > LIVE_CACHE_TTL_S:
-                self._items.pop(key, None)
+            if hit is None:
+                return None
+            if time.monotonic() - hit[0] > LIVE_CACHE_TTL_S:
+                self._drop(key)
                 return None
             return hit[1], hit[2]
 
     def put(self, key: str, frame: pd.DataFrame, fetched_at: datetime) -> None:
+        size = int(frame.memory_usage(index=True, deep=True).sum())
         with self._lock:
-            self._items[key] = (time.monotonic(), frame, fetched_at)
-            while len(self._items) > LIVE_CACHE_SIZE:
-                self._items.popitem(last=False)
+            self._drop(key)
+            if size > self.max_bytes:
+                return
+            self._items[key] = (time.monotonic(), frame, fetched_at, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                self._drop(next(iter(self._items)))
+
+    def _drop(self, key: str) -> None:
+        hit = self._items.pop(key, None)
+        if hit is not None:
+            self._bytes -= hit[3]
 
 
 class Answerer:
@@ -97,7 +128,10 @@ class Answerer:
         self._client_factory = client_factory
         self._client: TushareClient | None = None
         self._client_lock = threading.Lock()
-        self._cache = LiveCache()
+        self._cache = LiveCache(settings.mcp_live_cache_mb * 1024 * 1024)
+        self._stopping = threading.Event()  # set by stop(): live calls in flight end
+        self._in_flight: dict[int, tuple[str, dict[str, Any], float]] = {}  # by thread
+        self._flight_lock = threading.Lock()
 
     @property
     def live_source(self) -> Source:
@@ -109,7 +143,32 @@ class Answerer:
                 self._client = self._client_factory()
             return self._client
 
+    def stop(self) -> None:
+        """End live calls in flight (between upstream requests or during a wait) and refuse
+        new ones: the server is shutting down."""
+        self._stopping.set()
+
+    def abandon(self) -> int:
+        """Journal the live calls still waiting on an upstream request (a process exiting now
+        leaves them unfinished, and their own journal entry unwritten); how many there were."""
+        with self._flight_lock:
+            stuck = list(self._in_flight.values())
+            self._in_flight.clear()
+        journal = self._client.journal if self._client is not None else None
+        for api, params, started in stuck:
+            if journal is not None:
+                journal.record(
+                    CallRecord(
+                        api_name=api, params=params, rows=0, pages=0, attempts=1,
+                        latency_ms=(time.monotonic() - started) * 1000,
+                        outcome=TushareCancelled.__name__,
+                        error="the server stopped while the upstream held a request",
+                    )
+                )  # fmt: skip
+        return len(stuck)
+
     def close(self) -> None:
+        self.stop()
         if self._client is not None:
             self._client.close()
         self.reader.close()
@@ -148,15 +207,7 @@ class Answerer:
         key = json.dumps([api, params, fields], sort_keys=True, default=str)
         cached = self._cache.get(key)
         if cached is None:
-            try:
-                frame = self.client().query(api, params, fields)
-            except TushareError as exc:
-                raise ToolError(
-                    f"{api}: not answered from the warehouse ({verdict.reason}) and the live "
-                    f"call failed: {redact(str(exc))}"
-                ) from None
-            except RuntimeError as exc:  # the embedded simulator could not start
-                raise ToolError(f"{api}: the upstream is unavailable: {redact(str(exc))}") from None
+            frame = self._fetch(api, params, fields, verdict)
             fetched_at = datetime.now(UTC)
             self._cache.put(key, frame, fetched_at)
         else:
@@ -175,6 +226,87 @@ class Answerer:
             offset,
             note,
         )
+
+    def _fetch(
+        self, api: str, params: dict[str, Any], fields: list[str], verdict: Coverage
+    ) -> pd.DataFrame:
+        """One live answer within the row and time bounds; every failure a tool error."""
+        settings = self.settings
+        why = f"{api}: not answered from the warehouse ({verdict.reason}) and the live call"
+        if self._stopping.is_set():
+            raise ToolError(f"{api}: the server is shutting down; ask again once it is back")
+        deadline = time.monotonic() + settings.mcp_live_seconds
+        try:
+            client = self.client()
+            return self._in_background(
+                api,
+                params,
+                lambda: client.query(
+                    api,
+                    params,
+                    fields,
+                    max_rows=settings.mcp_live_max_rows,
+                    deadline=deadline,
+                    cancel=self._stopping,
+                ),
+            )
+        except TushareAnswerTooLarge:
+            raise ToolError(
+                f"{why} stopped: the answer has more than {settings.mcp_live_max_rows} rows. "
+                f"Narrow the request: {_narrowing(params)}"
+            ) from None
+        except TushareCancelled:
+            if self._stopping.is_set():
+                raise ToolError(f"{api}: the server is shutting down; ask again later") from None
+            raise ToolError(
+                f"{why} stopped: it took longer than {settings.mcp_live_seconds:g} s. Narrow "
+                f"the request: {_narrowing(params)}"
+            ) from None
+        except TushareMalformedAnswer as exc:
+            again = "" if exc.transient else "; asking again will not help"
+            raise ToolError(
+                f"{why} failed: the upstream's answer is not Tushare's shape "
+                f"({redact(exc.message.removeprefix('malformed answer: '))}){again}"
+            ) from None
+        except TushareError as exc:
+            raise ToolError(f"{why} failed: {redact(str(exc))}") from None
+        except RuntimeError as exc:  # the embedded simulator could not start
+            raise ToolError(f"{api}: the upstream is unavailable: {redact(str(exc))}") from None
+
+    def _in_background(
+        self, api: str, params: dict[str, Any], call: Callable[[], pd.DataFrame]
+    ) -> pd.DataFrame:
+        """Run ``call`` on a daemon thread and wait for it, or for a stop request.
+
+        The client checks the stop between upstream requests, but one request the upstream
+        holds would hold the tool call with it, and the server's shutdown behind that (the SDK
+        waits for its worker threads). Past a short grace the call is left to its daemon thread
+        and journalled by :meth:`abandon`.
+        """
+        outcome: dict[str, Any] = {}
+        key = threading.get_ident()
+
+        def run() -> None:
+            try:
+                outcome["frame"] = call()
+            except BaseException as exc:  # handed over to the waiting thread
+                outcome["error"] = exc
+            finally:
+                with self._flight_lock:
+                    self._in_flight.pop(key, None)
+
+        with self._flight_lock:
+            self._in_flight[key] = (api, dict(params), time.monotonic())
+        worker = threading.Thread(target=run, name=f"live {api}", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            if self._stopping.wait(0.1):
+                worker.join(STOP_GRACE_S)
+                if worker.is_alive():
+                    raise ToolError(f"{api}: the server is shutting down; ask again later")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["frame"]
 
     def _from_warehouse(self, request: TableRequest, verdict: Coverage) -> TushareAnswer:
         tool = request.tool
@@ -201,6 +333,18 @@ class Answerer:
         where, args = _where(request)
         sql = f"SELECT count(*) FROM {request.tool.table}{where}"
         return int(self.reader.query(sql, args).iloc[0, 0])
+
+
+def _narrowing(params: dict[str, Any]) -> str:
+    """How to ask for less, from what the request left open."""
+    ways = []
+    if "ts_code" not in params:
+        ways.append("name one ts_code")
+    if not {"trade_date", "start_date", "end_date", "period"} & set(params):
+        ways.append("give a trade_date or a start_date..end_date range")
+    elif "trade_date" not in params:
+        ways.append("shorten the start_date..end_date range")
+    return ", or ".join(ways) or "ask for a shorter date range"
 
 
 def _where(request: TableRequest) -> tuple[str, list[Any]]:

@@ -26,6 +26,7 @@ from twilight_resources.auth import TokenStore
 from twilight_resources.settings import TwilightSettings
 from twilight_resources.tushare import TushareClient, client_from_settings
 from twilight_resources.warehouse import WarehouseReader
+from twilight_serve.limits import MCP_MAX_BODY, uvicorn_limits
 from twilight_serve.mcp.answers import Answerer
 from twilight_serve.mcp.describe import describe
 from twilight_serve.mcp.tools import register_tools
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 Transport = Literal["stdio", "http"]
 MCP_PATH = "/mcp"
+SHUTDOWN_GRACE_S = 5.0
 INSTRUCTIONS = (
     "China A-share data in Tushare's shape. Call describe_warehouse (or read "
     "twilight://warehouse) first: requests the warehouse covers are answered locally at no "
@@ -94,9 +96,16 @@ def build_server(
 
 class _GracefulServer(uvicorn.Server):
     """uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown, which kills the process
-    before our cleanup runs; here a stop request ends the process with status 0 instead."""
+    before our cleanup runs; here a stop request ends the process with status 0 instead. It
+    also stops the answerer's live calls in flight, which would otherwise hold the shutdown
+    until the upstream stops answering (an endless ``has_more`` never does)."""
+
+    def __init__(self, config: uvicorn.Config, answerer: Answerer) -> None:
+        super().__init__(config)
+        self.answerer = answerer
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.answerer.stop()
         if self.should_exit and sig == signal.SIGINT:
             self.force_exit = True  # a second Ctrl-C: stop without waiting for sessions
         else:
@@ -147,14 +156,25 @@ def run_mcp(
     store = TokenStore(settings.bearer_db_file)
     server, answerer = build_server(settings, token_store=store, url=url.removesuffix(MCP_PATH))
     # Plain JSON answers rather than an SSE stream per call: no tool streams, and it is cheaper.
-    app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, json_response=True)
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    app = server.streamable_http_app(
+        streamable_http_path=MCP_PATH, host=host, json_response=True,
+        max_request_body_size=MCP_MAX_BODY,
+    )  # fmt: skip
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="on",
+        # A request still running this long after SIGTERM (an upstream request in flight
+        # when the live call was stopped) is cut off.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S, **uvicorn_limits(),
+    )  # fmt: skip
     log.info("twilight mcp: listening on %s (Authorization: Bearer <token>)", url)
     try:
-        _GracefulServer(config).run(sockets=[sock])
+        _GracefulServer(config, answerer).run(sockets=[sock])
     finally:
+        stuck = answerer.abandon()
         answerer.close()
         store.close()
         sock.close()
+    if stuck:
+        log.warning("stopped with %d live call(s) still waiting on the upstream", stuck)
     log.info("twilight mcp stopped")
     return 0

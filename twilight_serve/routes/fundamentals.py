@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-import pandas as pd
 from fastapi import APIRouter, Depends, Query
 
-from twilight_resources.fundamentals import latest_statements, statements_as_of
+from twilight_resources.fundamentals import statement_records
 from twilight_resources.providers import UnknownSecurityError
 from twilight_resources.warehouse import WarehouseReader
 from twilight_serve.deps import NowDep, ReaderDep, require_bearer
@@ -27,24 +26,15 @@ QUARTER_ENDS = {(3, 31), (6, 30), (9, 30), (12, 31)}
 KNOWN_SQL = "SELECT 1 FROM normalized_stock_basic WHERE ts_code = ? LIMIT 1"
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    frame = frame.drop(columns=["raw_id", "ingested_at"], errors="ignore")
-    for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            frame[column] = frame[column].dt.strftime("%Y-%m-%d")
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
-
-
 def _statements(
-    reader: WarehouseReader, ts_code: str, frames: dict[str, pd.DataFrame], **fields: Any
+    reader: WarehouseReader,
+    ts_code: str,
+    records: dict[str, list[dict[str, Any]]],
+    **fields: Any,
 ) -> Statements:
-    if all(f.empty for f in frames.values()) and reader.query(KNOWN_SQL, [ts_code]).empty:
+    if not any(records.values()) and reader.query(KNOWN_SQL, [ts_code]).empty:
         raise UnknownSecurityError(ts_code)
-    return Statements(
-        ts_code=ts_code,
-        statements={table: _records(frame) for table, frame in frames.items()},
-        **fields,
-    )
+    return Statements(ts_code=ts_code, statements=records, **fields)
 
 
 @router.get("/warehouse/fundamentals", response_model=Statements)
@@ -73,11 +63,11 @@ def fundamentals_as_of(
     if end is not None and (end.month, end.day) not in QUARTER_ENDS:
         raise invalid("period", f"{period} is not a quarter end; use YYYY0331, 0630, 0930 or 1231")
     known_on: date = parse_day("as_of", as_of) if as_of else now.date()
-    frames = statements_as_of(reader, ts_code, end, known_on)
-    return _statements(reader, ts_code, frames, period=end, as_of=known_on)
+    records = statement_records(reader, ts_code, end, known_on)
+    return _statements(reader, ts_code, records, period=end, as_of=known_on)
 
 
 @router.get("/fundamentals", response_model=Statements)
 def fundamentals_latest(reader: ReaderDep, ts_code: TsCode) -> Statements:
     """The newest report period of one stock as currently known, restatements applied."""
-    return _statements(reader, ts_code, latest_statements(reader, ts_code))
+    return _statements(reader, ts_code, statement_records(reader, ts_code, None, date.max))

@@ -23,6 +23,7 @@ from twilight_serve.models import (
     SpendWindow,
     TableFreshness,
 )
+from twilight_serve.validation import TS_CODE_PATTERN
 
 router = APIRouter(
     prefix="/quality", tags=["quality"], dependencies=[Depends(require_bearer)], responses=PROBLEMS
@@ -136,7 +137,10 @@ def diff(
     severity: Annotated[
         str | None, Query(pattern="^(critical|warning|missing|resolved)$", description="only")
     ] = None,
-    ts_code: Annotated[str | None, Query(description="only this stock")] = None,
+    ts_code: Annotated[
+        str | None,
+        Query(pattern=TS_CODE_PATTERN, description="only this stock (e.g. 600000.SH)"),
+    ] = None,
 ) -> Diffs:
     """Cross-source disagreements (warehouse vs AKShare), newest day first, critical first.
 
