@@ -36,6 +36,7 @@ import pandas as pd
 
 from twilight_resources.priority import lower_thread_priority
 from twilight_resources.settings import TwilightSettings, get_settings
+from twilight_resources.warehouse.connections import connect
 from twilight_resources.warehouse.ledger import MISSING_SQL, PARTITIONS_SQL
 from twilight_resources.warehouse.snapshots import (
     SnapshotInfo,
@@ -68,7 +69,7 @@ class _Pool:
         self, info: SnapshotInfo, size: int, config: dict[str, str], warm: Sequence[str] = ()
     ) -> None:
         self.info = info
-        self._db = duckdb.connect(str(info.path), read_only=True, config=config)
+        self._db = connect(info.path, read_only=True, config=config)
         self._idle: queue.Queue[duckdb.DuckDBPyConnection] = queue.Queue()
         for _ in range(size):
             self._idle.put(self._db.cursor())
@@ -236,13 +237,17 @@ class WarehouseReader:
 
     def _watch(self, interval: float) -> None:
         lower_thread_priority(HOUSEKEEPING_NICENESS)
+        failing = ""  # the error last logged: the same one again is not logged every look
         while not self._stop.wait(interval):
             if time.monotonic() - self._switched_at < self._switch_interval:
                 continue
             try:
                 self._refresh()
-            except Exception:  # keep watching; requests keep the snapshot they have
-                log.exception("could not switch to the newest snapshot of %s", self.warehouse)
+                failing = ""
+            except Exception as exc:  # keep watching; requests keep the snapshot they have
+                if repr(exc) != failing:
+                    failing = repr(exc)
+                    log.exception("could not switch to the newest snapshot of %s", self.warehouse)
 
     def _current(self) -> _Pool:
         """The pool to use now (switching here unless the watcher does it)."""

@@ -104,6 +104,13 @@ class WarehouseWriter:
         finally:
             conn.close()
 
+    def _mark_unpublished(self) -> None:
+        """Until a snapshot holds the commit, readers that must see it publish first: so a
+        publish that fails (a full disk) or is killed does not hide the commit from the next
+        run's resume check, which would fetch and append it again."""
+        if self.publish:
+            defer_locked(self.path)
+
     def _publish(self) -> SnapshotInfo | None:
         """Publish a read snapshot, unless another writer is queued: it publishes both."""
         if not self.publish:
@@ -137,6 +144,7 @@ class WarehouseWriter:
             locked = time.monotonic()
             with self._connection() as conn:
                 write_id, counts = self._commit(conn, spec, frame, rejects, keys, run_id, asset_key)
+                self._mark_unpublished()
                 resorted = self._maybe_resort(conn, spec)
                 table_rows = resort.row_count(conn, table)
                 conn.execute("CHECKPOINT")
@@ -225,6 +233,7 @@ class WarehouseWriter:
             with self._connection() as conn:
                 with _atomic(conn):
                     yield conn
+                self._mark_unpublished()
                 conn.execute("CHECKPOINT")
             self._publish()
 
@@ -233,6 +242,7 @@ class WarehouseWriter:
         with write_lock(self.path, self.lock_timeout, writer=True):
             with self._connection() as conn:
                 _resort(conn, table_spec(table))
+                self._mark_unpublished()
                 conn.execute("CHECKPOINT")
             self._publish()
 
