@@ -97,33 +97,42 @@ def read_pointer(warehouse: Path) -> SnapshotInfo | None:
     the problem is logged once. The next publish (any write, ``twilight publish``) writes a
     good pointer again.
     """
+    info, problem = _named(warehouse)
+    if info is not None:
+        _problems.pop(pointer_path(warehouse), None)
+        return info
+    fallback = newest_complete(warehouse)
+    if fallback is not None or problem != "missing":  # no pointer, no snapshot: a new install
+        _report(pointer_path(warehouse), problem, fallback)
+    return fallback
+
+
+def pointer_problem(warehouse: Path) -> str | None:
+    """What is wrong with the pointer ("missing", "corrupt (...)", ...); None if it is good."""
+    return _named(warehouse)[1] or None
+
+
+def _named(warehouse: Path) -> tuple[SnapshotInfo | None, str]:
+    """The snapshot the pointer names if it is good, else None and what is wrong."""
     pointer = pointer_path(warehouse)
-    problem, seen = "missing", None
+    seen = None
     for _ in range(_POINTER_ATTEMPTS):
         try:
             text = pointer.read_text(encoding="utf-8")
         except FileNotFoundError:
-            problem = "missing"
-            break
+            return None, "missing"
         except (OSError, UnicodeDecodeError) as exc:
-            problem = f"unreadable ({exc})"
-            break
+            return None, f"unreadable ({exc})"
         try:
             info = _parse_pointer(warehouse, text)
         except PointerError as exc:
-            problem = str(exc)
-            break
+            return None, str(exc)
         if info.path.is_file():
-            _problems.pop(pointer, None)
-            return info
+            return info, ""
         if text == seen:  # still naming a file that is gone: not a publish racing us
-            problem = f"names {info.path.name}, which does not exist"
-            break
+            return None, f"names {info.path.name}, which does not exist"
         seen = text
-    fallback = newest_complete(warehouse)
-    if fallback is not None or problem != "missing":  # no pointer, no snapshot: a new install
-        _report(pointer, problem, fallback)
-    return fallback
+    return None, "changing too fast to read"
 
 
 class PointerError(ValueError):
