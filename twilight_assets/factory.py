@@ -170,7 +170,9 @@ def fetch_partitions(
                 "its write, then fetching only what it did not",
                 table.api, len(holders), len(todo), others,
             )  # fmt: skip
-        time.sleep(CLAIM_POLL_S)
+        # Wait on the claims file (cheap), then look at what the warehouse holds now.
+        while claims.claim(f"raw_{table.api}", todo, claim_as):
+            time.sleep(CLAIM_POLL_S)
     if table.refresh:
         runs = settings.home / "spool" / "runs"
         prune_run_spools(runs, run_scope, RUN_SPOOL_MAX_AGE_S)
