@@ -40,6 +40,7 @@ from twilight_resources.warehouse.connections import connect
 from twilight_resources.warehouse.ledger import MISSING_SQL, PARTITIONS_SQL
 from twilight_resources.warehouse.snapshots import (
     SnapshotInfo,
+    newest_complete,
     pointer_path,
     publish_deferred,
     read_pointer,
@@ -209,7 +210,12 @@ class WarehouseReader:
         return st.st_ino, st.st_mtime_ns
 
     def _open_newest(self) -> _Pool | None:
-        """A pool on the snapshot the pointer names, re-reading it if that file vanished."""
+        """A pool on the snapshot the pointer names, re-reading it if that file vanished.
+
+        If the named file stays unopenable (damaged), a reader with no snapshot yet opens the
+        newest complete one instead; one that has a snapshot keeps it.
+        """
+        broken: SnapshotInfo | None = None
         for attempt in range(self._open_attempts):
             info = read_pointer(self.warehouse)
             if info is None:
@@ -218,10 +224,20 @@ class WarehouseReader:
                 return self._pool
             try:
                 return _Pool(info, self._pool_size, self._config, self._warm_tables)
-            except (duckdb.IOException, FileNotFoundError) as exc:
+            except (duckdb.Error, OSError) as exc:
                 log.info("snapshot %s not openable (%s); re-reading pointer", info.path, exc)
+                broken = info
                 time.sleep(0.01 * (attempt + 1))
-        return None
+        if broken is None or self._pool is not None:
+            return None
+        fallback = newest_complete(self.warehouse, skip=broken.path)
+        if fallback is None:
+            return None
+        log.warning(
+            "snapshot %s does not open; reading the newest complete snapshot %s instead",
+            broken.path, fallback.path.name,
+        )  # fmt: skip
+        return _Pool(fallback, self._pool_size, self._config, self._warm_tables)
 
     def _refresh(self) -> None:
         """Switch to the snapshot the pointer names, if it changed since the last look."""

@@ -184,9 +184,12 @@ def _report(pointer: Path, problem: str, fallback: SnapshotInfo | None) -> None:
         )  # fmt: skip
 
 
-def newest_complete(warehouse: Path) -> SnapshotInfo | None:
-    """The newest snapshot file that opens read-only and holds the warehouse's schema."""
+def newest_complete(warehouse: Path, *, skip: Path | None = None) -> SnapshotInfo | None:
+    """The newest snapshot file (other than ``skip``) that opens read-only and holds the
+    warehouse's schema."""
     for path in reversed(_generations(warehouse)):
+        if path == skip:
+            continue
         try:
             st = path.stat()
         except FileNotFoundError:
