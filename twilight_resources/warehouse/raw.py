@@ -108,39 +108,34 @@ def _held_fetches(
     from the spool with both unchanged); the latest ledger row of a partition locates its
     stored rows by raw_id range, so the check reads only those rows.
     """
-    params = frame["request_params"] if "request_params" in frame.columns else None
-    incoming = (
-        pd.DataFrame(
-            {
-                "partition_key": frame["partition_key"].astype(str),
-                "request_params": params,
-                "fetched_at": frame["fetched_at"],
-            }
-        )
-        .groupby(["partition_key", "request_params", "fetched_at"], dropna=False)
-        .size()
-        .rename("n")
-        .reset_index()
-    )
-    with registered(conn, "incoming_fetches", incoming):
+    latest = conn.execute(
+        "SELECT partition_key, raw_id_min AS low, raw_id_max AS high FROM meta_partition_latest "
+        "WHERE table_name = ? AND raw_id_min IS NOT NULL "
+        "AND list_contains(CAST(? AS VARCHAR[]), partition_key)",
+        [spec.name, [str(k) for k in frame["partition_key"].unique()]],
+    ).df()
+    if latest.empty:  # none of these partitions was fetched with rows before: the usual case
+        return set()
+    params = "request_params" if "request_params" in frame.columns else "NULL"
+    columns = [c for c in ("partition_key", "request_params", "fetched_at") if c in frame.columns]
+    with registered(conn, "incoming_rows", frame[columns]), registered(conn, "latest", latest):
         rows = conn.execute(
-            "WITH latest AS (SELECT partition_key, raw_id_min AS low, raw_id_max AS high "
-            "FROM meta_partition_latest WHERE table_name = ? AND raw_id_min IS NOT NULL AND "
-            "partition_key IN (SELECT partition_key FROM incoming_fetches)), "
-            f"stored AS (SELECT r.partition_key, r.request_params, r.fetched_at, count(*) AS n "
-            f"FROM {spec.name} r JOIN latest l ON r.partition_key = l.partition_key "
-            "AND r.raw_id BETWEEN l.low AND l.high "
-            "WHERE r.raw_id BETWEEN (SELECT min(low) FROM latest) "
-            "AND (SELECT max(high) FROM latest) "
-            "GROUP BY ALL), "
+            "WITH incoming AS (SELECT CAST(partition_key AS VARCHAR) AS partition_key, "
+            f"CAST({params} AS VARCHAR) AS request_params, "
+            "CAST(fetched_at AS TIMESTAMP) AS fetched_at, count(*) AS n "
+            "FROM incoming_rows GROUP BY ALL), "
+            "stored AS (SELECT r.partition_key, r.request_params, r.fetched_at, "
+            f"count(*) AS n FROM {spec.name} r JOIN latest l ON r.partition_key = "
+            "l.partition_key AND r.raw_id BETWEEN l.low AND l.high "
+            "WHERE r.raw_id BETWEEN ? AND ? GROUP BY ALL), "
             "compared AS (SELECT coalesce(i.partition_key, s.partition_key) AS partition_key, "
-            "i.n IS NOT DISTINCT FROM s.n AS same FROM incoming_fetches i FULL JOIN stored s "
+            "i.n IS NOT DISTINCT FROM s.n AS same FROM incoming i FULL JOIN stored s "
             "ON i.partition_key = s.partition_key "
             "AND i.request_params IS NOT DISTINCT FROM s.request_params "
-            "AND CAST(i.fetched_at AS TIMESTAMP) = s.fetched_at) "
+            "AND i.fetched_at = s.fetched_at) "
             "SELECT partition_key FROM compared WHERE partition_key IN "
             "(SELECT partition_key FROM latest) GROUP BY partition_key HAVING bool_and(same)",
-            [spec.name],
+            [int(latest["low"].min()), int(latest["high"].max())],
         ).fetchall()
     return {str(row[0]) for row in rows}
 
