@@ -291,8 +291,7 @@ def publish_locked(warehouse: Path, *, keep: int = 2) -> SnapshotInfo:
         _write_durably(pointer_tmp, json.dumps(doc).encode())
         os.replace(pointer_tmp, pointer_path(warehouse))
     except BaseException:
-        # A full disk must not keep a half copy; the deferred marker stays, so the next
-        # reader that must see every write (or the next write) publishes again.
+        # A full disk must not keep a half copy (the writer marks the snapshot deferred).
         staging.unlink(missing_ok=True)
         pointer_tmp.unlink(missing_ok=True)
         raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,13 +104,6 @@ class WarehouseWriter:
         finally:
             conn.close()
 
-    def _mark_unpublished(self) -> None:
-        """Until a snapshot holds the commit, readers that must see it publish first: so a
-        publish that fails (a full disk) or is killed does not hide the commit from the next
-        run's resume check, which would fetch and append it again."""
-        if self.publish:
-            defer_locked(self.path)
-
     def _publish(self) -> SnapshotInfo | None:
         """Publish a read snapshot, unless another writer is queued: it publishes both."""
         if not self.publish:
@@ -118,7 +111,15 @@ class WarehouseWriter:
         if writers_waiting(self.path):
             defer_locked(self.path)
             return None
-        return publish_locked(self.path, keep=self.keep_snapshots)
+        try:
+            return publish_locked(self.path, keep=self.keep_snapshots)
+        except OSError:
+            # A full disk: readers that must see every commit publish before they look (or
+            # fail clearly while the disk stays full), so the next run's resume check does not
+            # miss this commit and fetch and write it again.
+            with suppress(OSError):
+                defer_locked(self.path)
+            raise
 
     def write(
         self,
@@ -144,7 +145,6 @@ class WarehouseWriter:
             locked = time.monotonic()
             with self._connection() as conn:
                 write_id, counts = self._commit(conn, spec, frame, rejects, keys, run_id, asset_key)
-                self._mark_unpublished()
                 resorted = self._maybe_resort(conn, spec)
                 table_rows = resort.row_count(conn, table)
                 conn.execute("CHECKPOINT")
@@ -233,7 +233,6 @@ class WarehouseWriter:
             with self._connection() as conn:
                 with _atomic(conn):
                     yield conn
-                self._mark_unpublished()
                 conn.execute("CHECKPOINT")
             self._publish()
 
@@ -242,7 +241,6 @@ class WarehouseWriter:
         with write_lock(self.path, self.lock_timeout, writer=True):
             with self._connection() as conn:
                 _resort(conn, table_spec(table))
-                self._mark_unpublished()
                 conn.execute("CHECKPOINT")
             self._publish()
 
