@@ -1,9 +1,11 @@
-"""The disk fills up after a raw write committed, while its read snapshot is copied; the rerun
-finishes the job with no duplicate raw row and no ledger entry twice.
+"""The read snapshot of a committed raw write fails half-way (the disk fills up, or the process
+is killed); the rerun finishes the job with no duplicate raw row and no ledger entry twice.
 
-The copy fails with ENOSPC half-way (what a full disk does to it). The run fails clearly, the
-half copy is removed, and the rerun publishes the held write before it decides what to fetch;
-raw and normalized tables then hash as a fault-free run's.
+On a full disk (ENOSPC) the run fails clearly, the half copy is removed, and the rerun publishes
+the held write before it decides what to fetch. After a kill nothing marks the write
+unpublished: the rerun's resume check misses it and reads the fetch back from the spool, and
+the writer recognizes the fetch it holds already. Either way raw and normalized tables then
+hash as a fault-free run's, and no partition is asked twice.
 """
 
 from __future__ import annotations
@@ -36,11 +38,31 @@ from twilight_resources.warehouse.snapshots import TMP_PREFIX, snapshot_dir
 from twilight_sim.server import SimServer
 
 
-def _disk_full(source: Path, target: Path) -> None:
-    """Copy half of ``source``, then fail as a full disk does."""
+class Killed(Exception):
+    """Stands in for a SIGKILL mid-publish: the writer gets no chance to mark anything."""
+
+
+def _half_copy(source: Path, target: Path) -> None:
     with open(source, "rb") as src, open(target, "wb") as dst:
         dst.write(src.read(source.stat().st_size // 2))
+
+
+def _disk_full(source: Path, target: Path) -> None:
+    """Copy half of ``source``, then fail as a full disk does."""
+    _half_copy(source, target)
     raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+
+def _killed(source: Path, target: Path) -> None:
+    _half_copy(source, target)
+    raise Killed("publish interrupted")
+
+
+# How the publish fails, and what the failed run says.
+FAULTS = {
+    "disk_full": (_disk_full, "publishing the read snapshot failed"),
+    "killed": (_killed, "publish interrupted"),
+}
 
 
 def _committed_raw_rows(warehouse: Path) -> int:
@@ -71,7 +93,9 @@ def _doubled(reader: WarehouseReader) -> dict[str, int]:
     return out
 
 
-def test_rerun_after_disk_full_at_publish_leaves_no_duplicate(
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_rerun_after_failed_publish_leaves_no_duplicate(
+    fault: str,
     clean_sim: SimServer,
     reference: dict[str, TableSum],
     reference_home: Path,
@@ -85,10 +109,10 @@ def test_rerun_after_disk_full_at_publish_leaves_no_duplicate(
         warehouse = get_settings().warehouse_file
         clean_sim.reset_stats()
         with monkeypatch.context() as patch:
-            patch.setattr(snapshots_module, "_copy_durably", _disk_full)
+            patch.setattr(snapshots_module, "_copy_durably", FAULTS[fault][0])
             with pytest.raises(Exception) as failed:
                 materialize_tables(list(BACKFILL), instance)
-        assert "publishing the read snapshot failed" in str(failed.value)
+        assert FAULTS[fault][1] in str(failed.value)
         leftovers = sorted(p.name for p in snapshot_dir(warehouse).glob(f"{TMP_PREFIX}*"))
         assert not leftovers, f"a failed publish left {leftovers}"
         committed = _committed_raw_rows(warehouse)
@@ -102,7 +126,8 @@ def test_rerun_after_disk_full_at_publish_leaves_no_duplicate(
         partitions = held_partitions(home)
     mismatches = compare(reference, sums) + [f"raw_{a}" for a in compare(reference_raw, raw)]
     report(
-        "disk full at publish", raw_rows_committed_unpublished=committed, upstream_calls=calls,
+        f"publish failed ({fault}) after the raw commit", unpublished_raw_rows=committed,
+        upstream_calls=calls,
         partitions=partitions, duplicates=sum(doubled.values()), mismatches=len(mismatches),
     )  # fmt: skip
     assert not any(doubled.values()), f"doubled after the rerun: {doubled}"
