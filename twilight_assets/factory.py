@@ -6,7 +6,9 @@ are the same for all eighteen and live here once.
 
 Resume rule: a partition whose latest raw fetch returned rows is not fetched again unless the run
 config says ``refetch: true``; an answer fetched by a run that died before its write is read back
-from the spool. Together they make a rerun of an interrupted backfill spend no call twice.
+from the spool. Together they make a rerun of an interrupted backfill spend no call twice. Runs
+at the same time claim the partitions they fetch (``warehouse.claims``), so overlapping ones do
+not either.
 """
 
 
@@ -44,7 +46,7 @@ from twilight_resources.warehouse.writer import UNPARTITIONED
 
 Hook = Callable[[AssetExecutionContext, pd.DataFrame], None]
 log = logging.getLogger(__name__)
-# How often a run waiting for another run's claimed partitions looks at the warehouse again.
+# How often a run waiting for partitions another run claimed asks for them again.
 CLAIM_POLL_S = 0.5
 
 # Range backfills are the point of these assets; Dagster still labels the policy beta.
