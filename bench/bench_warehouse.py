@@ -22,7 +22,6 @@ import time
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -32,6 +31,7 @@ from twilight_resources.warehouse import (
     apply_ddl,
     normalize_frame,
 )
+from twilight_resources.warehouse.connections import connect
 from twilight_resources.warehouse.snapshots import publish_snapshot
 
 STOCKS = 4000
@@ -45,7 +45,7 @@ def trading_days(start: str, count: int) -> pd.DatetimeIndex:
 def build_base(path: Path, rows: int) -> pd.DatetimeIndex:
     """Insert ``rows`` rows date-major (the order daily partitions arrive in), unsorted."""
     days = trading_days("2005-01-03", rows // STOCKS)
-    conn = duckdb.connect(str(path), config={"memory_limit": "2GB"})
+    conn = connect(path, config={"memory_limit": "2GB"})
     apply_ddl(conn)
     conn.execute("CREATE TEMP TABLE days AS SELECT * FROM (SELECT unnest(?) AS d)", [list(days)])
     conn.execute(
@@ -92,7 +92,7 @@ def incoming_frame(rows: int, days: pd.DatetimeIndex, rng: np.random.Generator) 
 
 def keep_old_values(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
     """Copy current values into 3/4 of the re-delivered rows so they count as unchanged."""
-    conn = duckdb.connect(str(path), read_only=True)
+    conn = connect(path, read_only=True)
     current = conn.execute(
         "SELECT * EXCLUDE (source, ingested_at, raw_id) FROM normalized_daily "
         "WHERE trade_date >= ?",
@@ -132,7 +132,7 @@ def latency(
 
 
 def blocks(path: Path) -> str:
-    conn = duckdb.connect(str(path), read_only=True)
+    conn = connect(path, read_only=True)
     size = conn.execute("SELECT total_blocks, free_blocks FROM pragma_database_size()").fetchone()
     conn.close()
     return f"file {path.stat().st_size / 1e6:.0f} MB, {size[1]} of {size[0]} blocks free"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from twilight_resources.settings import TwilightSettings
 from twilight_resources.warehouse import WarehouseReader
-from twilight_resources.warehouse.snapshots import read_pointer
+from twilight_resources.warehouse.snapshots import publish_deferred, read_pointer
 
 
 def fetched_partitions(settings: TwilightSettings, table: str, keys: Sequence[str]) -> set[str]:
@@ -15,6 +15,9 @@ def fetched_partitions(settings: TwilightSettings, table: str, keys: Sequence[st
     A fetch that came back empty (data not published upstream yet) does not count, so the next
     run asks again.
     """
+    # A write whose publish failed is held but in no snapshot yet: publish it before looking,
+    # or it would be fetched and written again.
+    publish_deferred(settings.warehouse_file)
     if read_pointer(settings.warehouse_file) is None:
         return set()
     with WarehouseReader.from_settings(settings) as reader:

@@ -6,11 +6,15 @@ are the same for all eighteen and live here once.
 
 Resume rule: a partition whose latest raw fetch returned rows is not fetched again unless the run
 config says ``refetch: true``; an answer fetched by a run that died before its write is read back
-from the spool. Together they make a rerun of an interrupted backfill spend no call twice.
+from the spool. Together they make a rerun of an interrupted backfill spend no call twice. Runs
+at the same time claim the partitions they fetch (``warehouse.claims``), so overlapping ones do
+not either.
 """
 
 
 import json
+import logging
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,10 +40,14 @@ from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.spool import FetchSpool, prune_run_spools
 from twilight_resources.tushare import ApiPressure, TushareClient, TushareRequest, TushareResource
 from twilight_resources.warehouse import NormalizedBatch, normalize_frame, table_spec
+from twilight_resources.warehouse.claims import Owner, PartitionClaims
 from twilight_resources.warehouse.io_manager import PARTITION_KEYS_ATTR
 from twilight_resources.warehouse.writer import UNPARTITIONED
 
 Hook = Callable[[AssetExecutionContext, pd.DataFrame], None]
+log = logging.getLogger(__name__)
+# How often a run waiting for partitions another run claimed asks for them again.
+CLAIM_POLL_S = 0.5
 
 # Range backfills are the point of these assets; Dagster still labels the policy beta.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
@@ -134,16 +142,39 @@ def fetch_partitions(
     refetch: bool,
     run_scope: str = "",
     ts_codes: Sequence[str] = (),
+    claim_as: Owner | None = None,
 ) -> tuple[pd.DataFrame, dict[str, int | list[str]]]:
     """Fetch ``keys`` (of a resumable table, only those the warehouse lacks).
 
     Returns the raw frame and spend figures. ``run_scope`` (the root run id) keys the spool of
-    refresh tables; ``ts_codes`` narrows per-stock calls to those codes.
+    refresh tables; ``ts_codes`` narrows per-stock calls to those codes. With ``claim_as``, the
+    partitions to fetch are claimed first (waiting while another run fetches some of them); the
+    caller releases the claims once the raw write is done or failed.
     """
     settings = get_settings()
     fetch_all = refetch or table.refresh
-    done = set() if fetch_all else fetched_partitions(settings, f"raw_{table.api}", keys)
-    todo = [k for k in keys if k not in done]
+    claims = PartitionClaims(settings.warehouse_file) if claim_as and not fetch_all else None
+    waiting_for: set[Owner] = set()
+    while True:
+        done = set() if fetch_all else fetched_partitions(settings, f"raw_{table.api}", keys)
+        held = done - table.alternate.provisional(settings, done) if table.alternate else done
+        todo = [k for k in keys if k not in held]
+        if claims is None or claim_as is None or not todo:
+            break
+        holders = claims.claim(f"raw_{table.api}", todo, claim_as)
+        if not holders:
+            break
+        if set(holders.values()) - waiting_for:
+            waiting_for |= set(holders.values())
+            others = ", ".join(sorted({o.describe() for o in holders.values()}))
+            log.info(
+                "%s: %d of the %d partitions to fetch are being fetched by %s; waiting for "
+                "its write, then fetching only what it did not",
+                table.api, len(holders), len(todo), others,
+            )  # fmt: skip
+        # Wait on the claims file (cheap), then look at what the warehouse holds now.
+        while claims.claim(f"raw_{table.api}", todo, claim_as):
+            time.sleep(CLAIM_POLL_S)
     if table.refresh:
         runs = settings.home / "spool" / "runs"
         prune_run_spools(runs, run_scope, RUN_SPOOL_MAX_AGE_S)
@@ -152,9 +183,7 @@ def fetch_partitions(
         spool = FetchSpool(settings.home / "spool")
     for req in table.plan(sorted(done), settings) if done else []:
         spool.drop(req.api_name, req.params)  # in the warehouse now: the spool copy is spent
-    if table.alternate is not None:  # held from the alternate source only: ask again
-        done -= table.alternate.provisional(settings, done)
-        todo = [k for k in keys if k not in done]
+    done = held  # held from the alternate source only: asked again
     spec = table_spec(f"raw_{table.api}")
     wanted = set(ts_codes)
     requests = [
@@ -227,14 +256,20 @@ def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
     ) -> pd.DataFrame:
         keys = _partition_keys(context)
         before = tushare.client.pressure()
-        frame, spend = fetch_partitions(
-            table,
-            keys,
-            tushare,
-            refetch=config.refetch,
-            run_scope=context.run.root_run_id or context.run_id,
-            ts_codes=config.ts_codes,
-        )
+        owner = Owner.current(context.run_id)
+        try:
+            frame, spend = fetch_partitions(
+                table,
+                keys,
+                tushare,
+                refetch=config.refetch,
+                run_scope=context.run.root_run_id or context.run_id,
+                ts_codes=config.ts_codes,
+                claim_as=owner,
+            )
+        except BaseException:  # else the IO manager releases them after the write
+            PartitionClaims(get_settings().warehouse_file).release(f"raw_{table.api}", owner)
+            raise
         fetched = spend.pop("fetched_partitions")
         refusals, paused_s = pushback(before, tushare.client.pressure())
         if refusals:

@@ -99,6 +99,34 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
     return 0
 
 
+def _cmd_publish(args: argparse.Namespace, rest: list[str]) -> int:
+    """Publish the warehouse's committed state as a new read snapshot (heals a bad pointer)."""
+    from twilight_resources.warehouse.snapshots import (
+        deferred_since,
+        pointer_problem,
+        publish_snapshot,
+    )
+
+    parser = argparse.ArgumentParser(prog="twilight publish", description=_cmd_publish.__doc__)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for writers")
+    opts = parser.parse_args(rest)
+    warehouse = get_settings().warehouse_file
+    problem, pending = pointer_problem(warehouse), deferred_since(warehouse)
+    try:
+        info = publish_snapshot(warehouse, timeout=opts.timeout)
+    except (OSError, TimeoutError) as exc:  # a full disk; writers holding the lock too long
+        print(f"twilight publish: nothing published ({exc}); readers keep the snapshot they "
+              "have", file=sys.stderr)
+        return 1
+    print(f"published {info.path} (generation {info.generation}, "
+          f"{info.size_bytes / 1e6:.1f} MB)")
+    if pending is not None:
+        print(f"it holds the writes waiting for a snapshot since {pending:%Y-%m-%d %H:%M:%S} UTC")
+    if problem is not None and not (problem == "missing" and info.generation == 1):  # not new
+        print(f"the snapshot pointer was {problem}; it now names {info.path.name}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace, rest: list[str]) -> int:
     """Build a sample warehouse (all tiers), then run the Dagster UI, read API and MCP server."""
     from twilight_serve.demo import run_demo
@@ -202,6 +230,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, list[str]], int]]] 
     "demo": ("build a sample warehouse and start the UIs (what `make demo` runs)", _cmd_demo),
     "plan": ("print a backfill's upstream calls and minutes before running it", _cmd_plan),
     "backfill": ("backfill a range as overlapped chunked runs (resumable)", _cmd_backfill),
+    "publish": ("publish a read snapshot of the warehouse now (heals the pointer)", _cmd_publish),
     "serve": ("run the read API (`twilight serve --host --port`)", _cmd_serve),
     "token": ("create, revoke or list read-API bearer tokens", _cmd_token),
     "mcp": ("run the MCP server (`twilight mcp --transport stdio|http --host --port`)", _cmd_mcp),
@@ -210,7 +239,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, list[str]], int]]] 
 
 
 # These parse their own options.
-RAW_ARGS = {"sim", "plan", "backfill", "demo", "serve", "token", "mcp"}
+RAW_ARGS = {"sim", "plan", "backfill", "publish", "demo", "serve", "token", "mcp"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,13 +30,20 @@ def clean_sim(sim: SimServer) -> Iterator[SimServer]:
 
 
 @pytest.fixture(scope="session")
-def reference(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, TableSum]:
-    """Checksums of the backfill run without any fault."""
+def reference_home(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The TWILIGHT_HOME of the backfill run without any fault."""
     home = tmp_path_factory.mktemp("reference") / "home"
     sim.set_faults({})
     with platform(platform_env(home, sim.url)), instance_for_test() as instance:
         assert all(run_backfill(instance))
-        sums = checksums(home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def reference(sim: SimServer, reference_home: Path) -> dict[str, TableSum]:
+    """Checksums of the backfill run without any fault."""
+    with platform(platform_env(reference_home, sim.url)):
+        sums = checksums(reference_home)
     assert all(s.rows > 0 for s in sums.values()), sums
     return sums
 

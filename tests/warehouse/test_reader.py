@@ -227,3 +227,19 @@ def test_publish_clears_leftovers_of_a_killed_publish(warehouse: Path) -> None:
     leftover.write_bytes(b"half a copy")
     info = publish_snapshot(warehouse)
     assert not leftover.exists() and info.generation == 2
+
+
+def test_a_damaged_current_snapshot_falls_back_to_the_previous(
+    writer: WarehouseWriter, warehouse: Path
+) -> None:
+    writer.write("normalized_daily", daily_rows(["000001.SZ"], ["20240102"]))
+    writer.write("normalized_daily", daily_rows(["600519.SH"], ["20240102"]))
+    current = read_pointer(warehouse)
+    assert current is not None and current.generation == 2
+    current.path.write_bytes(b"\x17" * current.size_bytes)  # same name and size, not DuckDB
+    with WarehouseReader(warehouse) as reader:
+        assert reader.query(COUNT)["n"].iloc[0] == 1
+        assert reader.snapshot_info().generation == 1
+    writer.write("normalized_daily", daily_rows(["600000.SH"], ["20240102"]))
+    with WarehouseReader(warehouse) as reader:
+        assert reader.query(COUNT)["n"].iloc[0] == 3

@@ -233,3 +233,40 @@ def test_only_rows_with_a_new_column_carry_it(writer: WarehouseWriter, warehouse
     extras = query(warehouse, "SELECT extra_fields FROM raw_daily ORDER BY raw_id")
     assert extras["extra_fields"].iloc[0] == '{"surprise":"drift"}'
     assert pd.isna(extras["extra_fields"].iloc[1])
+
+
+def _fetch(keys: list[str], fetched_at: str, close: str = "10.0") -> pd.DataFrame:
+    """Raw daily rows of one fetch per key: two stocks each, as the upstream's text."""
+    return pd.DataFrame(
+        {
+            "ts_code": ["000001.SZ", "600519.SH"] * len(keys),
+            "trade_date": [k for k in keys for _ in range(2)],
+            "close": close,
+            "partition_key": [k for k in keys for _ in range(2)],
+            "request_params": [json.dumps({"trade_date": k}) for k in keys for _ in range(2)],
+            "fetched_at": pd.Timestamp(fetched_at),
+        }
+    )
+
+
+def test_the_same_raw_fetch_is_written_once(writer: WarehouseWriter, warehouse: Path) -> None:
+    """A rerun that reads a committed fetch back from the spool (same parameters, same fetch
+    time) must not append it again; a new fetch of the partition is history and appended."""
+    writer.write("raw_daily", _fetch(["20240603", "20240604"], "2024-06-04 10:00"),
+                 ["20240603", "20240604"])  # fmt: skip
+    again = _fetch(["20240603", "20240604", "20240605"], "2024-06-04 10:00")
+    result = writer.write("raw_daily", again, ["20240603", "20240604", "20240605"])
+    assert result.inserted == 2  # only 20240605 is new
+    refetched = _fetch(["20240603"], "2024-06-05 09:00", "11.0")
+    newer = writer.write("raw_daily", refetched, ["20240603"])
+    assert newer.inserted == 2
+    stored = query(warehouse, "SELECT partition_key, count(*) AS n FROM raw_daily GROUP BY ALL")
+    assert dict(zip(stored["partition_key"], stored["n"], strict=True)) == {
+        "20240603": 4, "20240604": 2, "20240605": 2,
+    }  # fmt: skip
+    book = ledger(warehouse, "raw_daily")
+    assert book.groupby("partition_key").size().to_dict() == {
+        "20240603": 2, "20240604": 1, "20240605": 1,
+    }  # fmt: skip
+    latest = writer.load_raw("raw_daily", ["20240603", "20240604"])
+    assert sorted(latest["close"].unique()) == ["10.0", "11.0"] and len(latest) == 4

@@ -21,6 +21,7 @@ from pydantic import Field
 
 from twilight_resources.priority import lower_priority
 from twilight_resources.settings import get_settings
+from twilight_resources.warehouse.claims import Owner, PartitionClaims
 from twilight_resources.warehouse.normalize import NormalizedBatch
 from twilight_resources.warehouse.schema import table_for_asset_key, table_spec
 from twilight_resources.warehouse.writer import UNPARTITIONED, WarehouseWriter, WriteResult
@@ -125,6 +126,17 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
     def handle_output(
         self, context: OutputContext, obj: pd.DataFrame | NormalizedBatch | tuple
     ) -> None:
+        table = table_for_asset_key(context.asset_key.path)
+        try:
+            self._write(context, table, obj)
+        finally:
+            if table_spec(table).layer == "raw":  # claimed while fetching (twilight_assets)
+                claims = PartitionClaims(get_settings().warehouse_file)
+                claims.release(table, Owner.current(context.run_id))
+
+    def _write(
+        self, context: OutputContext, table: str, obj: pd.DataFrame | NormalizedBatch | tuple
+    ) -> None:
         if isinstance(obj, tuple) and not isinstance(obj, NormalizedBatch) and len(obj) == 2:
             obj = NormalizedBatch(*obj)
         if not isinstance(obj, pd.DataFrame | NormalizedBatch):
@@ -132,7 +144,6 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
                 f"{context.asset_key.to_user_string()} returned {type(obj).__name__}; the "
                 "warehouse stores a pandas DataFrame or a NormalizedBatch"
             )
-        table = table_for_asset_key(context.asset_key.path)
         frame = obj.clean if isinstance(obj, NormalizedBatch) else obj
         keys = _covered_keys(context, frame)
         if not keys:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from twilight_resources.warehouse.connections import connect
+
 _MAX_BACKOFF = 0.5
 
 
@@ -104,7 +106,7 @@ def connect_writable(
     deadline, delay = time.monotonic() + timeout, 0.01
     while True:
         try:
-            return duckdb.connect(str(warehouse), config=dict(config))
+            return connect(warehouse, config=config)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                 raise

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from twilight_resources.warehouse.connections import connect
 from twilight_resources.warehouse.schema import TableSpec, quote, table_spec
 
 # Strings meaning "no value" in a typed (non-text) column, compared case-insensitively.
@@ -152,7 +152,7 @@ def normalize_frame(
 
     frame = raw_df[[c for c in raw_df.columns if c in present or c in carried]].copy()
     frame["_row"] = np.arange(len(frame))
-    conn = duckdb.connect()
+    conn = connect()
     try:
         conn.register("raw_frame", frame)
         conn.execute(

@@ -58,6 +58,13 @@ def append_raw(
     counts = {key: PartitionCounts() for key in keys}
     if frame.empty:
         return counts
+    held = _held_fetches(conn, spec, frame)
+    if held:  # the same fetch again (a rerun of a write whose publish failed): not twice
+        frame = frame[~frame["partition_key"].isin(held)].reset_index(drop=True)
+        frame["_row"] = range(len(frame))
+        counts = {key: c for key, c in counts.items() if key not in held}
+        if frame.empty:
+            return counts
     first = allocate(conn, "raw_id", len(frame))
     # Only the extras a row really has: answers joined with others that had a new column must
     # not claim it as null, and a row with none stores NULL.
@@ -90,6 +97,47 @@ def append_raw(
             raw_id_max=first + int(high),
         )
     return counts
+
+
+def _held_fetches(
+    conn: duckdb.DuckDBPyConnection, spec: TableSpec, frame: pd.DataFrame
+) -> set[str]:
+    """Partitions whose rows in ``frame`` are the partition's latest stored fetch already.
+
+    A fetch is known by its request parameters and fetch time (a rerun reads a fetch back
+    from the spool with both unchanged); the latest ledger row of a partition locates its
+    stored rows by raw_id range, so the check reads only those rows.
+    """
+    latest = conn.execute(
+        "SELECT partition_key, raw_id_min AS low, raw_id_max AS high FROM meta_partition_latest "
+        "WHERE table_name = ? AND raw_id_min IS NOT NULL "
+        "AND list_contains(CAST(? AS VARCHAR[]), partition_key)",
+        [spec.name, [str(k) for k in frame["partition_key"].unique()]],
+    ).df()
+    if latest.empty:  # none of these partitions was fetched with rows before: the usual case
+        return set()
+    params = "request_params" if "request_params" in frame.columns else "NULL"
+    columns = [c for c in ("partition_key", "request_params", "fetched_at") if c in frame.columns]
+    with registered(conn, "incoming_rows", frame[columns]), registered(conn, "latest", latest):
+        rows = conn.execute(
+            "WITH incoming AS (SELECT CAST(partition_key AS VARCHAR) AS partition_key, "
+            f"CAST({params} AS VARCHAR) AS request_params, "
+            "CAST(fetched_at AS TIMESTAMP) AS fetched_at, count(*) AS n "
+            "FROM incoming_rows GROUP BY ALL), "
+            "stored AS (SELECT r.partition_key, r.request_params, r.fetched_at, "
+            f"count(*) AS n FROM {spec.name} r JOIN latest l ON r.partition_key = "
+            "l.partition_key AND r.raw_id BETWEEN l.low AND l.high "
+            "WHERE r.raw_id BETWEEN ? AND ? GROUP BY ALL), "
+            "compared AS (SELECT coalesce(i.partition_key, s.partition_key) AS partition_key, "
+            "i.n IS NOT DISTINCT FROM s.n AS same FROM incoming i FULL JOIN stored s "
+            "ON i.partition_key = s.partition_key "
+            "AND i.request_params IS NOT DISTINCT FROM s.request_params "
+            "AND i.fetched_at = s.fetched_at) "
+            "SELECT partition_key FROM compared WHERE partition_key IN "
+            "(SELECT partition_key FROM latest) GROUP BY partition_key HAVING bool_and(same)",
+            [int(latest["low"].min()), int(latest["high"].max())],
+        ).fetchall()
+    return {str(row[0]) for row in rows}
 
 
 def load_latest(

@@ -36,9 +36,11 @@ import pandas as pd
 
 from twilight_resources.priority import lower_thread_priority
 from twilight_resources.settings import TwilightSettings, get_settings
+from twilight_resources.warehouse.connections import connect
 from twilight_resources.warehouse.ledger import MISSING_SQL, PARTITIONS_SQL
 from twilight_resources.warehouse.snapshots import (
     SnapshotInfo,
+    newest_complete,
     pointer_path,
     publish_deferred,
     read_pointer,
@@ -68,7 +70,7 @@ class _Pool:
         self, info: SnapshotInfo, size: int, config: dict[str, str], warm: Sequence[str] = ()
     ) -> None:
         self.info = info
-        self._db = duckdb.connect(str(info.path), read_only=True, config=config)
+        self._db = connect(info.path, read_only=True, config=config)
         self._idle: queue.Queue[duckdb.DuckDBPyConnection] = queue.Queue()
         for _ in range(size):
             self._idle.put(self._db.cursor())
@@ -208,7 +210,12 @@ class WarehouseReader:
         return st.st_ino, st.st_mtime_ns
 
     def _open_newest(self) -> _Pool | None:
-        """A pool on the snapshot the pointer names, re-reading it if that file vanished."""
+        """A pool on the snapshot the pointer names, re-reading it if that file vanished.
+
+        If the named file stays unopenable (damaged), a reader with no snapshot yet opens the
+        newest complete one instead; one that has a snapshot keeps it.
+        """
+        broken: SnapshotInfo | None = None
         for attempt in range(self._open_attempts):
             info = read_pointer(self.warehouse)
             if info is None:
@@ -217,10 +224,20 @@ class WarehouseReader:
                 return self._pool
             try:
                 return _Pool(info, self._pool_size, self._config, self._warm_tables)
-            except (duckdb.IOException, FileNotFoundError) as exc:
+            except (duckdb.Error, OSError) as exc:
                 log.info("snapshot %s not openable (%s); re-reading pointer", info.path, exc)
+                broken = info
                 time.sleep(0.01 * (attempt + 1))
-        return None
+        if broken is None or self._pool is not None:
+            return None
+        fallback = newest_complete(self.warehouse, skip=broken.path)
+        if fallback is None:
+            return None
+        log.warning(
+            "snapshot %s does not open; reading the newest complete snapshot %s instead",
+            broken.path, fallback.path.name,
+        )  # fmt: skip
+        return _Pool(fallback, self._pool_size, self._config, self._warm_tables)
 
     def _refresh(self) -> None:
         """Switch to the snapshot the pointer names, if it changed since the last look."""
@@ -236,13 +253,17 @@ class WarehouseReader:
 
     def _watch(self, interval: float) -> None:
         lower_thread_priority(HOUSEKEEPING_NICENESS)
+        failing = ""  # the error last logged: the same one again is not logged every look
         while not self._stop.wait(interval):
             if time.monotonic() - self._switched_at < self._switch_interval:
                 continue
             try:
                 self._refresh()
-            except Exception:  # keep watching; requests keep the snapshot they have
-                log.exception("could not switch to the newest snapshot of %s", self.warehouse)
+                failing = ""
+            except Exception as exc:  # keep watching; requests keep the snapshot they have
+                if repr(exc) != failing:
+                    failing = repr(exc)
+                    log.exception("could not switch to the newest snapshot of %s", self.warehouse)
 
     def _current(self) -> _Pool:
         """The pool to use now (switching here unless the watcher does it)."""

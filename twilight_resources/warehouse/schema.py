@@ -14,6 +14,8 @@ from typing import Literal
 
 import duckdb
 
+from twilight_resources.warehouse.connections import connect
+
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 RAW_LINEAGE = ("raw_id", "partition_key", "request_params", "fetched_at", "extra_fields")
 NORMALIZED_LINEAGE = ("source", "ingested_at", "raw_id")
@@ -88,7 +90,7 @@ def apply_ddl(conn: duckdb.DuckDBPyConnection) -> None:
 
 @cache
 def _catalog() -> dict[str, TableSpec]:
-    conn = duckdb.connect()
+    conn = connect()
     try:
         apply_ddl(conn)
         columns: dict[str, dict[str, str]] = {}

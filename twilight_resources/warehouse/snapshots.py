@@ -23,17 +23,27 @@ unlinked file; a reader that finds its target gone re-reads the pointer.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import shutil
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+
+from twilight_resources.warehouse.connections import connect
 from twilight_resources.warehouse.locking import connect_writable, write_lock
 from twilight_resources.warehouse.schema import apply_ddl
 
+log = logging.getLogger(__name__)
+
 SNAPSHOT_DIR = "snapshots"
 TMP_PREFIX = ".tmp-"
+# A snapshot holding this table has the whole schema (every write applies the DDL first).
+COMPLETE_MARK = "meta_partition_ledger"
 
 
 @dataclass(frozen=True)
@@ -80,17 +90,138 @@ def deferred_since(warehouse: Path) -> datetime | None:
 
 
 def read_pointer(warehouse: Path) -> SnapshotInfo | None:
-    """The current snapshot, or None if nothing has been published yet."""
+    """The current snapshot, or None if nothing has been published yet.
+
+    A pointer that is missing, does not parse, names a file outside the snapshot folder or a
+    file that is gone does not stop anyone: the newest complete snapshot is used instead, and
+    the problem is logged once. The next publish (any write, ``twilight publish``) writes a
+    good pointer again.
+    """
+    info, problem = _named(warehouse)
+    if info is not None:
+        _problems.pop(pointer_path(warehouse), None)
+        return info
+    fallback = newest_complete(warehouse)
+    if fallback is not None or problem != "missing":  # no pointer, no snapshot: a new install
+        _report(pointer_path(warehouse), problem, fallback)
+    return fallback
+
+
+def pointer_problem(warehouse: Path) -> str | None:
+    """What is wrong with the pointer ("missing", "corrupt (...)", ...); None if it is good."""
+    return _named(warehouse)[1] or None
+
+
+def _named(warehouse: Path) -> tuple[SnapshotInfo | None, str]:
+    """The snapshot the pointer names if it is good, else None and what is wrong."""
+    pointer = pointer_path(warehouse)
+    seen = None
+    for _ in range(_POINTER_ATTEMPTS):
+        try:
+            text = pointer.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None, "missing"
+        except (OSError, UnicodeDecodeError) as exc:
+            return None, f"unreadable ({exc})"
+        try:
+            info = _parse_pointer(warehouse, text)
+        except PointerError as exc:
+            return None, str(exc)
+        if info.path.is_file():
+            return info, ""
+        if text == seen:  # still naming a file that is gone: not a publish racing us
+            return None, f"names {info.path.name}, which does not exist"
+        seen = text
+    return None, "changing too fast to read"
+
+
+class PointerError(ValueError):
+    """The snapshot pointer's content is not a pointer to a snapshot of its folder."""
+
+
+_POINTER_ATTEMPTS = 3
+_problems: dict[Path, str] = {}  # pointer -> the problem last logged for it
+_problems_lock = threading.Lock()
+_verified: dict[tuple[Path, int, int, int], bool] = {}  # (path, inode, size, mtime) -> complete
+_VERIFIED_MAX = 64
+
+
+def _parse_pointer(warehouse: Path, text: str) -> SnapshotInfo:
     try:
-        doc = json.loads(pointer_path(warehouse).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    return SnapshotInfo(
-        path=snapshot_dir(warehouse) / doc["file"],
-        generation=int(doc["generation"]),
-        published_at=datetime.fromisoformat(doc["published_at"]),
-        size_bytes=int(doc["size_bytes"]),
-    )
+        doc = json.loads(text)
+        name = doc["file"]
+        info = SnapshotInfo(
+            path=snapshot_dir(warehouse) / str(name),
+            generation=int(doc["generation"]),
+            published_at=datetime.fromisoformat(doc["published_at"]),
+            size_bytes=int(doc["size_bytes"]),
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        raise PointerError(f"corrupt ({type(exc).__name__}: {exc})") from None
+    if not isinstance(name, str) or not _is_snapshot_name(warehouse, name):
+        raise PointerError(f"names {str(name)[:80]!r}, which is not a snapshot of its folder")
+    return info
+
+
+def _is_snapshot_name(warehouse: Path, name: str) -> bool:
+    """A bare file name of this warehouse's snapshots (no folder, so nothing outside)."""
+    return re.fullmatch(re.escape(warehouse.stem) + r"-g\d{1,12}\.duckdb", name) is not None
+
+
+def _report(pointer: Path, problem: str, fallback: SnapshotInfo | None) -> None:
+    """Log a pointer problem once, not on every look at the pointer."""
+    with _problems_lock:
+        if _problems.get(pointer) == problem:
+            return
+        _problems[pointer] = problem
+    if fallback is None:
+        log.warning("snapshot pointer %s is %s, and no complete snapshot exists", pointer, problem)
+    else:
+        log.warning(
+            "snapshot pointer %s is %s; reading the newest complete snapshot %s instead (the "
+            "next write or `twilight publish` writes a good pointer)",
+            pointer, problem, fallback.path.name,
+        )  # fmt: skip
+
+
+def newest_complete(warehouse: Path, *, skip: Path | None = None) -> SnapshotInfo | None:
+    """The newest snapshot file (other than ``skip``) that opens read-only and holds the
+    warehouse's schema."""
+    for path in reversed(_generations(warehouse)):
+        if path == skip:
+            continue
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        if _complete(path, st):
+            return SnapshotInfo(
+                path=path,
+                generation=_generation_of(path),
+                published_at=datetime.fromtimestamp(st.st_mtime, UTC),
+                size_bytes=st.st_size,
+            )
+    return None
+
+
+def _complete(path: Path, st: os.stat_result) -> bool:
+    key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _verified:
+        if len(_verified) > _VERIFIED_MAX:  # snapshots come and go; forget the old ones
+            _verified.clear()
+        try:
+            conn = connect(path, read_only=True, config={"threads": 1})
+            try:
+                found = conn.execute(
+                    "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [COMPLETE_MARK]
+                ).fetchone()
+            finally:
+                conn.close()
+            _verified[key] = bool(found and found[0])
+        except (duckdb.Error, OSError) as exc:
+            log.info("snapshot %s is not usable: %s", path, exc)
+            _verified[key] = False
+    return _verified[key]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -120,7 +251,8 @@ def _generation_of(snapshot: Path) -> int:
 
 def _generations(warehouse: Path) -> list[Path]:
     """Published snapshot files, oldest first."""
-    return sorted(snapshot_dir(warehouse).glob(f"{warehouse.stem}-g*.duckdb"), key=_generation_of)
+    found = snapshot_dir(warehouse).glob(f"{warehouse.stem}-g*.duckdb")
+    return sorted((p for p in found if _is_snapshot_name(warehouse, p.name)), key=_generation_of)
 
 
 def publish_locked(warehouse: Path, *, keep: int = 2) -> SnapshotInfo:
@@ -140,23 +272,29 @@ def publish_locked(warehouse: Path, *, keep: int = 2) -> SnapshotInfo:
     generation = max([current.generation if current else 0, *existing]) + 1
     name = f"{warehouse.stem}-g{generation:08d}.duckdb"
     staging = directory / f"{TMP_PREFIX}{name}"
-    _copy_durably(warehouse, staging)
-    os.rename(staging, directory / name)
-    info = SnapshotInfo(
-        path=directory / name,
-        generation=generation,
-        published_at=datetime.now(UTC),
-        size_bytes=(directory / name).stat().st_size,
-    )
-    doc = {
-        "file": name,
-        "generation": generation,
-        "published_at": info.published_at.isoformat(),
-        "size_bytes": info.size_bytes,
-    }
     pointer_tmp = directory / f"{TMP_PREFIX}{pointer_path(warehouse).name}"
-    _write_durably(pointer_tmp, json.dumps(doc).encode())
-    os.replace(pointer_tmp, pointer_path(warehouse))
+    try:
+        _copy_durably(warehouse, staging)
+        os.rename(staging, directory / name)
+        info = SnapshotInfo(
+            path=directory / name,
+            generation=generation,
+            published_at=datetime.now(UTC),
+            size_bytes=(directory / name).stat().st_size,
+        )
+        doc = {
+            "file": name,
+            "generation": generation,
+            "published_at": info.published_at.isoformat(),
+            "size_bytes": info.size_bytes,
+        }
+        _write_durably(pointer_tmp, json.dumps(doc).encode())
+        os.replace(pointer_tmp, pointer_path(warehouse))
+    except BaseException:
+        # A full disk must not keep a half copy (the writer marks the snapshot deferred).
+        staging.unlink(missing_ok=True)
+        pointer_tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(directory)
     deferred_path(warehouse).unlink(missing_ok=True)
     for old in _generations(warehouse)[:-keep]:

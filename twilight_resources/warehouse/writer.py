@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,15 @@ class WarehouseWriter:
         if writers_waiting(self.path):
             defer_locked(self.path)
             return None
-        return publish_locked(self.path, keep=self.keep_snapshots)
+        try:
+            return publish_locked(self.path, keep=self.keep_snapshots)
+        except OSError:
+            # A full disk: readers that must see every commit publish before they look (or
+            # fail clearly while the disk stays full), so the next run's resume check does not
+            # miss this commit and fetch and write it again.
+            with suppress(OSError):
+                defer_locked(self.path)
+            raise
 
     def write(
         self,

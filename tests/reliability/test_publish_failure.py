@@ -1,0 +1,135 @@
+"""The read snapshot of a committed raw write fails half-way (the disk fills up, or the process
+is killed); the rerun finishes the job with no duplicate raw row and no ledger entry twice.
+
+On a full disk (ENOSPC) the run fails clearly, the half copy is removed, and the rerun publishes
+the held write before it decides what to fetch. After a kill nothing marks the write
+unpublished: the rerun's resume check misses it and reads the fetch back from the spool, and
+the writer recognizes the fetch it holds already. Either way raw and normalized tables then
+hash as a fault-free run's, and no partition is asked twice.
+"""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+from dagster import instance_for_test
+
+from tests.reliability.harness import (
+    BACKFILL,
+    REFERENCE,
+    TableSum,
+    checksums,
+    compare,
+    held_partitions,
+    platform,
+    platform_env,
+    raw_checksums,
+    report,
+    resumable_calls,
+)
+from twilight_assets.runner import materialize_tables
+from twilight_resources.settings import get_settings
+from twilight_resources.warehouse import WarehouseReader
+from twilight_resources.warehouse import snapshots as snapshots_module
+from twilight_resources.warehouse.connections import connect
+from twilight_resources.warehouse.snapshots import TMP_PREFIX, snapshot_dir
+from twilight_sim.server import SimServer
+
+
+class Killed(Exception):
+    """Stands in for a SIGKILL mid-publish: the writer gets no chance to mark anything."""
+
+
+def _half_copy(source: Path, target: Path) -> None:
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        dst.write(src.read(source.stat().st_size // 2))
+
+
+def _disk_full(source: Path, target: Path) -> None:
+    """Copy half of ``source``, then fail as a full disk does."""
+    _half_copy(source, target)
+    raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+
+def _killed(source: Path, target: Path) -> None:
+    _half_copy(source, target)
+    raise Killed("publish interrupted")
+
+
+# How the publish fails, and what the failed run says.
+FAULTS = {
+    "disk_full": (_disk_full, "publishing the read snapshot failed"),
+    "killed": (_killed, "publish interrupted"),
+}
+
+
+def _committed_raw_rows(warehouse: Path) -> int:
+    """Raw rows in the warehouse file itself (no snapshot holds them)."""
+    conn = connect(warehouse, read_only=True)
+    try:
+        return sum(
+            conn.execute(f"SELECT count(*) FROM raw_{api}").fetchone()[0] for api in BACKFILL
+        )
+    finally:
+        conn.close()
+
+
+def _doubled(reader: WarehouseReader) -> dict[str, int]:
+    """Per raw table: rows stored more than once, and partitions with more than one ledger row."""
+    out = {}
+    for api in BACKFILL:
+        rows = reader.query(
+            f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * EXCLUDE (raw_id, "
+            f"fetched_at) FROM raw_{api})) AS n FROM raw_{api}"
+        )["n"].iloc[0]
+        ledger = reader.query(
+            "SELECT count(*) - count(DISTINCT partition_key) AS n FROM meta_partition_ledger "
+            "WHERE table_name = ?",
+            [f"raw_{api}"],
+        )["n"].iloc[0]
+        out[f"raw_{api}"], out[f"ledger_raw_{api}"] = int(rows), int(ledger)
+    return out
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_rerun_after_failed_publish_leaves_no_duplicate(
+    fault: str,
+    clean_sim: SimServer,
+    reference: dict[str, TableSum],
+    reference_home: Path,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with platform(platform_env(reference_home, clean_sim.url)):
+        reference_raw = raw_checksums(reference_home)
+    with platform(platform_env(home, clean_sim.url)), instance_for_test() as instance:
+        assert all(r.success for r in materialize_tables(list(REFERENCE), instance))
+        warehouse = get_settings().warehouse_file
+        clean_sim.reset_stats()
+        with monkeypatch.context() as patch:
+            patch.setattr(snapshots_module, "_copy_durably", FAULTS[fault][0])
+            with pytest.raises(Exception) as failed:
+                materialize_tables(list(BACKFILL), instance)
+        assert FAULTS[fault][1] in str(failed.value)
+        leftovers = sorted(p.name for p in snapshot_dir(warehouse).glob(f"{TMP_PREFIX}*"))
+        assert not leftovers, f"a failed publish left {leftovers}"
+        committed = _committed_raw_rows(warehouse)
+        assert committed > 0, "the fault came before any raw write committed"
+
+        assert all(r.success for r in materialize_tables(list(BACKFILL), instance))
+        calls = resumable_calls(clean_sim)
+        sums, raw = checksums(home), raw_checksums(home)
+        with WarehouseReader(warehouse) as reader:
+            doubled = _doubled(reader)
+        partitions = held_partitions(home)
+    mismatches = compare(reference, sums) + [f"raw_{a}" for a in compare(reference_raw, raw)]
+    report(
+        f"publish failed ({fault}) after the raw commit", unpublished_raw_rows=committed,
+        upstream_calls=calls,
+        partitions=partitions, duplicates=sum(doubled.values()), mismatches=len(mismatches),
+    )  # fmt: skip
+    assert not any(doubled.values()), f"doubled after the rerun: {doubled}"
+    assert not mismatches, f"tables differ from the fault-free run: {mismatches}"
+    assert calls == partitions, "a partition was asked twice"
