@@ -72,6 +72,7 @@ class TwilightSettings(BaseSettings):
     # The MCP server's live (upstream) answers: rows and wall seconds per answer, and the memory
     # its cache of recent live answers (paged without new calls) may hold.
     mcp_live_max_rows: int = Field(20_000, ge=1, le=1_000_000)
+    mcp_live_max_pages: int = Field(10, ge=1, le=1000)
     mcp_live_seconds: float = Field(60.0, gt=0, le=3600)
     mcp_live_cache_mb: int = Field(64, ge=0, le=4096)
 

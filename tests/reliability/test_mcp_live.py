@@ -53,6 +53,7 @@ def _env(home: Path, upstream: ScriptedUpstream, **extra: str) -> dict[str, str]
         "TWILIGHT_RETRY_BACKOFF_BASE": "0.01",
         "TWILIGHT_MCP_LIVE_MAX_ROWS": str(MAX_ROWS),
         "TWILIGHT_MCP_LIVE_SECONDS": str(LIVE_SECONDS),
+        "TWILIGHT_MCP_LIVE_MAX_PAGES": "1000",  # one-row pages meet the deadline first
         "TWILIGHT_AKSHARE_ENABLED": "false",
         **extra,
     }
@@ -130,7 +131,11 @@ def test_endless_has_more_stops_at_the_row_cap(mcp: Mcp, upstream: ScriptedUpstr
 
 
 def test_endless_small_pages_stop_at_the_deadline(mcp: Mcp, upstream: ScriptedUpstream) -> None:
-    upstream.scripts["endless_small"] = [ok(FIELDS, _rows(1), has_more=True)]
+    def slow_page(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        time.sleep(0.02)  # one-row pages, slow enough that the deadline comes before the cap
+        return ok(FIELDS, _rows(1), has_more=True)
+
+    upstream.scripts["endless_small"] = [slow_page]
     text = _error_text(mcp.query("endless_small", {"ts_code": "000001.SZ"}))
     assert f"longer than {LIVE_SECONDS} s" in text and "start_date..end_date" in text, text
     calls = _calls(upstream, "endless_small")

@@ -199,6 +199,13 @@ def test_max_rows_stops_an_endless_answer(upstream: ScriptedUpstream, tmp_path: 
     assert (call.outcome, call.pages, call.rows) == ("TushareAnswerTooLarge", 3, 300)
 
 
+def test_max_pages_stops_endless_small_pages(upstream: ScriptedUpstream, tmp_path: Path) -> None:
+    upstream.scripts["daily"] = [ok(FIELDS, rows(1), has_more=True)]
+    with pytest.raises(TushareAnswerTooLarge, match="more than 5 pages"):
+        make_client(upstream.url, tmp_path).query("daily", max_pages=5)
+    assert len(upstream.requests) == 5
+
+
 def test_deadline_and_cancel_stop_a_call_in_its_waits(
     upstream: ScriptedUpstream, tmp_path: Path
 ) -> None:

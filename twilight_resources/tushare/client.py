@@ -156,12 +156,14 @@ class TushareClient:
         fields: Iterable[str] = (),
         *,
         max_rows: int | None = None,
+        max_pages: int | None = None,
         deadline: float | None = None,
         cancel: threading.Event | None = None,
     ) -> pd.DataFrame:
         """All rows of one call, paged through the row cap, as Tushare's own columns.
 
-        ``max_rows`` stops a call whose answer outgrows it (TushareAnswerTooLarge); ``deadline``
+        ``max_rows`` and ``max_pages`` stop a call whose answer outgrows them
+        (TushareAnswerTooLarge: an upstream that answers ``has_more`` forever); ``deadline``
         (a ``time.monotonic()`` value) and ``cancel`` stop it between requests and during any
         wait (TushareCancelled). Every call is journalled, whatever its outcome.
         """
@@ -190,6 +192,12 @@ class TushareClient:
                 full = len(page.items) == ROW_CAPS.get(api_name)
                 if not page.items or not (page.has_more or full):
                     break
+                if max_pages is not None and call.pages >= max_pages:
+                    raise TushareAnswerTooLarge(
+                        api_name,
+                        f"the answer needs more than {max_pages} pages ({len(items)} rows so "
+                        "far); narrow the request (a shorter date range, one ts_code)",
+                    )
         except Exception as exc:
             self._record(api_name, params, len(items), call, exc)
             raise

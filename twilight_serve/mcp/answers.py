@@ -246,14 +246,15 @@ class Answerer:
                     params,
                     fields,
                     max_rows=settings.mcp_live_max_rows,
+                    max_pages=settings.mcp_live_max_pages,
                     deadline=deadline,
                     cancel=self._stopping,
                 ),
             )
-        except TushareAnswerTooLarge:
+        except TushareAnswerTooLarge as exc:
+            size = exc.message.split(";")[0].removeprefix("the answer ")
             raise ToolError(
-                f"{why} stopped: the answer has more than {settings.mcp_live_max_rows} rows. "
-                f"Narrow the request: {_narrowing(params)}"
+                f"{why} stopped: the answer {size}. Narrow the request: {_narrowing(params)}"
             ) from None
         except TushareCancelled:
             if self._stopping.is_set():
