@@ -2,7 +2,8 @@
 stops everything and revokes the session's token, and a second demo reuses what exists.
 
 The demo runs as ``twilight demo`` does (``run_demo``), on free ports so it cannot collide with
-another demo on the machine, against a small simulator, with 3 trading days.
+another demo on the machine, against a small simulator, with 8 trading days (April's month end
+among them, so the monthly tables and their checks run too).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ SCRIPT = (
     "from twilight_resources.logs import configure_logging\n"
     "from twilight_serve.demo import run_demo\n"
     "configure_logging()\n"
-    "sys.exit(run_demo(days=3, port={0}, api_port={1}, mcp_port={2}, serve={3}))\n"
+    "sys.exit(run_demo(days=8, port={0}, api_port={1}, mcp_port={2}, serve={3}))\n"
 )
 
 
@@ -131,3 +132,14 @@ def test_demo_serves_everything_and_stops_cleanly(tmp_path: Path, sim: SimServer
                  "index_dailybasic", "index_weight")  # fmt: skip
     calls = sim.stats()
     assert not any(calls.get(api) for api in resumable), calls
+
+    # Every asset check ran with the demo's materializations, and passed (what the UI and
+    # /quality/checks show).
+    from twilight_serve.checks import CheckResults
+
+    results = CheckResults(str(tmp_path / "home" / "dagster"))
+    try:
+        verdicts = {f"{r['asset']}:{r['check']}": r["passed"] for r in results.latest()}
+    finally:
+        results.close()
+    assert verdicts and all(verdicts.values()), sorted(k for k, v in verdicts.items() if not v)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -11,17 +10,8 @@ from twilight_sim.market import Market
 from twilight_sim.server import SimConfig, SimServer
 from twilight_sim.testing import running_simulator
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "tushare"
 SEED = 7
 N_STOCKS = 120
-
-
-@pytest.fixture(scope="session")
-def fixtures_dir() -> Path:
-    """The real Tushare data next to the repository; required, never skipped."""
-    assert (FIXTURES / "FIELDS.md").is_file(), (
-        f"real Tushare fixtures missing at {FIXTURES}: clone the shared/ folder beside the repo")
-    return FIXTURES
 
 
 @pytest.fixture(scope="session")
