@@ -66,14 +66,14 @@ def _cmd_plan(args: argparse.Namespace, rest: list[str]) -> int:
     return 0
 
 
-def _load_calendar_runs(settings: TwilightSettings, start: str, end: str) -> bool:
+def _ensure_calendar(settings: TwilightSettings, start: str, end: str) -> bool:
     """Whether the stored calendar and the instance's partitions cover [start, end]; when not,
     materialize ``trade_cal`` (2 calls) so they do. False if that run failed."""
     from dagster import DagsterInstance
 
     from twilight_assets.backfill import materialize_command
     from twilight_resources.calendar import load_calendar
-    from twilight_resources.processes import spawn_session
+    from twilight_resources.processes import spawn_session, stop_sessions
 
     def covered() -> bool:
         cal = load_calendar(settings)
@@ -97,9 +97,7 @@ def _load_calendar_runs(settings: TwilightSettings, start: str, end: str) -> boo
     try:
         code = proc.wait()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_sessions([proc])  # Ctrl-C while it runs: stop its session too
     return code == 0 and covered()
 
 
@@ -127,7 +125,7 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
     if opts.chunk < 1 or opts.parallel < 1:
         parser.error("--chunk and --parallel must be at least 1")
     settings = get_settings()
-    if not _load_calendar_runs(settings, opts.start, opts.end):
+    if not _ensure_calendar(settings, opts.start, opts.end):
         print("twilight backfill: the stored calendar does not cover the range (the upstream's "
               "calendar ends before it, or loading it failed: see the log above)", file=sys.stderr)
         return 2

@@ -65,12 +65,12 @@ class Reporter:
                 if self.show_rate else [TimeElapsedColumn()]
             )  # fmt: skip
             self._progress = Progress(
-                TextColumn("[bold]{task.description}"),
+                TextColumn("{task.description}", style="bold", markup=False),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[unit]}"),
                 *timing,
-                TextColumn("{task.fields[info]}"),
+                TextColumn("{task.fields[info]}", markup=False),
                 console=self._console,
                 transient=False,
             )
