@@ -2,8 +2,8 @@
 stops everything and revokes the session's token, and a second demo reuses what exists.
 
 The demo runs as ``twilight demo`` does (``run_demo``), on free ports so it cannot collide with
-another demo on the machine, against a small simulator, with 8 trading days (April's month end
-among them, so the monthly tables and their checks run too).
+another demo on the machine, against a small simulator ending on a month end, with 3 trading
+days (so the monthly tables and their checks run too).
 """
 
 from __future__ import annotations
@@ -26,14 +26,15 @@ from twilight_sim.server import SimConfig, SimServer, start_simulator
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 240
-# Through the first quarter's reporting season, so the report period 20240331 is loaded too.
-SIM = {"seed": 11, "n_stocks": 8, "start_date": "20240101", "end_date": "20240510"}
+# Through the first quarter's reporting season (its deadline is 4/30), so the report period
+# 20240331 is loaded too; the last 3 trading days hold a week end and a month end.
+SIM = {"seed": 11, "n_stocks": 8, "start_date": "20240101", "end_date": "20240430"}
 SCRIPT = (
     "import sys\n"
     "from twilight_resources.logs import configure_logging\n"
     "from twilight_serve.demo import run_demo\n"
     "configure_logging()\n"
-    "sys.exit(run_demo(days=8, port={0}, api_port={1}, mcp_port={2}, serve={3}))\n"
+    "sys.exit(run_demo(days=3, port={0}, api_port={1}, mcp_port={2}, serve={3}))\n"
 )
 
 
