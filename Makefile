@@ -18,8 +18,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# The slowest tests are listed at the end, so CI logs show where the time goes.
 test: $(STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 demo: $(STAMP)
 	$(BIN)/twilight demo

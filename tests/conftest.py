@@ -12,6 +12,37 @@ from tests.scripted_upstream import ScriptedUpstream, scripted_upstream
 from twilight_resources.settings import reset_settings
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "tushare"
+HAS_SHARED_FIXTURES = (SHARED_FIXTURES / "FIELDS.md").is_file()
+NO_SHARED_FIXTURES = (
+    f"needs the real Tushare fixtures in {SHARED_FIXTURES} (not part of the repository; "
+    "CI has them)"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "shared_fixtures: reads ../shared/fixtures/tushare; skipped when it is absent"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip, with one reason, every test marked ``shared_fixtures`` or using ``fixtures_dir``
+    when the real fixtures are not beside the repository (a plain clone)."""
+    if HAS_SHARED_FIXTURES:
+        return
+    skip = pytest.mark.skip(reason=NO_SHARED_FIXTURES)
+    for item in items:
+        if item.get_closest_marker("shared_fixtures") or "fixtures_dir" in getattr(
+            item, "fixturenames", ()
+        ):
+            # First, so it is the reason shown (before e.g. an empty parameter set's).
+            item.add_marker(skip, append=False)
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """The real Tushare data beside the repository (tests using it skip when it is absent)."""
+    return SHARED_FIXTURES
 
 
 @pytest.fixture
@@ -20,6 +51,8 @@ def twilight_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     for name in list(os.environ):
         if name.startswith("TWILIGHT_"):
             monkeypatch.delenv(name)
+    # The CLI exports DAGSTER_HOME for its children; undone after the test.
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
     home = tmp_path / "home"
     monkeypatch.setenv("TWILIGHT_HOME", str(home))
     monkeypatch.setenv("TWILIGHT_RETRY_BACKOFF_BASE", "0.01")

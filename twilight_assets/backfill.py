@@ -28,6 +28,7 @@ from typing import Any
 from twilight_assets.plan import ALL_TABLES, partition_keys, plan_backfill
 from twilight_resources.calendar import TradingCalendar
 from twilight_resources.processes import spawn_session, stop_sessions
+from twilight_resources.progress import Reporter
 from twilight_resources.settings import TwilightSettings
 from twilight_resources.warehouse import WarehouseReader
 from twilight_resources.warehouse.snapshots import read_pointer
@@ -118,13 +119,70 @@ def pending(chunks: list[Chunk], apis: Sequence[str], settings: TwilightSettings
         ]  # fmt: skip
 
 
-def chunk_command(apis: Sequence[str], chunk: Chunk) -> list[str]:
+def materialize_command(apis: Sequence[str], chunk: Chunk | None = None) -> list[str]:
+    """``dagster asset materialize`` of both layers of ``apis`` (over the chunk's range)."""
     selection = ",".join(f"{layer}/{api}" for api in apis for layer in LAYERS)
-    return [
+    cmd = [
         str(Path(sys.executable).with_name("dagster")), "asset", "materialize",
         "-m", "twilight_assets.definitions", "--select", selection,
-        "--partition-range", chunk.range,
     ]  # fmt: skip
+    return [*cmd, "--partition-range", chunk.range] if chunk else cmd
+
+
+class BackfillProgress:
+    """What ``twilight backfill`` shows while it runs: calls made of the total (the bar, with
+    rate and ETA), partitions of finished chunks, the running chunks and rows per table."""
+
+    def __init__(
+        self,
+        apis: Sequence[str],
+        chunks: Sequence[Chunk],
+        settings: TwilightSettings,
+        calls_made: Callable[[], int],
+        reporter: Reporter,
+    ) -> None:
+        self.apis, self.settings, self.reporter = apis, settings, reporter
+        self.calls_made = calls_made
+        self.partitions = sum(len(c.keys) for c in chunks)
+        self.keys = [k for c in chunks for k in c.keys]
+        self.finished = 0
+        self.rows: dict[str, int] = {}
+
+    def _count_rows(self) -> None:
+        if not self.keys or read_pointer(self.settings.warehouse_file) is None:
+            return
+        tables = [f"normalized_{api}" for api in self.apis]
+        with WarehouseReader.from_settings(self.settings, pool_size=1) as reader:
+            frame = reader.query(
+                "SELECT table_name, sum(rows) AS rows FROM meta_partition_latest "
+                "WHERE table_name IN (SELECT unnest(?)) AND partition_key IN (SELECT unnest(?)) "
+                "GROUP BY table_name",
+                [tables, self.keys],
+            )
+        self.rows = {
+            str(r.table_name).removeprefix("normalized_"): int(r.rows)
+            for r in frame.itertuples(index=False)
+        }
+
+    def poll(self, running: Sequence[Chunk], finished: Sequence[Chunk]) -> None:
+        done = sum(len(c.keys) for c in finished)
+        if len(finished) != self.finished:
+            self.finished = len(finished)
+            self._count_rows()
+        self.reporter.update(self.calls_made(), self.info(done, running))
+
+    def info(self, done: int, running: Sequence[Chunk]) -> str:
+        parts = [f"partitions {done}/{self.partitions}"]
+        if running:
+            parts.append("running " + ", ".join(c.range for c in running))
+        if self.rows:
+            parts.append("rows " + ", ".join(f"{t} {n:,}" for t, n in sorted(self.rows.items())))
+        return "; ".join(parts)
+
+    def summary(self) -> str:
+        self._count_rows()
+        rows = ", ".join(f"{t} {n:,}" for t, n in sorted(self.rows.items())) or "no new rows"
+        return f"{self.calls_made()} calls, {self.partitions} partitions; rows: {rows}"
 
 
 def chunk_log(log_dir: Path, chunk: Chunk) -> Path:
@@ -140,6 +198,7 @@ def run_chunks(
     log_dir: Path,
     niceness: int = 0,
     say: Callable[[str], Any] = print,
+    on_poll: Callable[[list[Chunk], list[Chunk]], None] | None = None,
 ) -> list[Chunk]:
     """Run the chunks in order, at most ``parallel`` at a time; returns the chunks that failed.
 
@@ -148,7 +207,7 @@ def run_chunks(
     steps lower it further as they go), so even their imports yield to serving processes.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
-    todo, failed = list(chunks), []
+    todo, failed, finished = list(chunks), [], []
     running: dict[Chunk, Popen[bytes]] = {}
     owed = 0  # calls of the launched chunks, made or not
     try:
@@ -158,18 +217,21 @@ def run_chunks(
                 chunk = todo.pop(0)
                 with chunk_log(log_dir, chunk).open("ab") as out:
                     running[chunk] = spawn_session(
-                        chunk_command(apis, chunk), stdout=out, niceness=niceness
+                        materialize_command(apis, chunk), stdout=out, niceness=niceness
                     )
                 owed += chunk.calls
                 say(f"started {chunk.range} ({len(chunk.keys)} partitions, {chunk.calls} calls)")
             if failed and not running:
                 break
+            if on_poll:
+                on_poll(list(running), finished)
             time.sleep(POLL_SECONDS)
             for chunk, proc in list(running.items()):
                 if proc.poll() is None:
                     continue
                 del running[chunk]
                 if proc.returncode == 0:
+                    finished.append(chunk)
                     say(f"finished {chunk.range}")
                 else:
                     failed.append(chunk)
@@ -177,6 +239,8 @@ def run_chunks(
                         f"FAILED {chunk.range} (exit {proc.returncode}); log: "
                         f"{chunk_log(log_dir, chunk)}"
                     )
+        if on_poll:
+            on_poll([], finished)
     finally:
         stop_sessions(list(running.values()))
     return failed

@@ -4,6 +4,7 @@ The partitions come from the stored calendar, the already-fetched ones from the 
 ledger, and the calls from each table's own planner: the same code the assets run.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from twilight_assets.coverage import fetched_partitions
@@ -51,8 +52,15 @@ def partition_keys(table: UpstreamTable, cal: TradingCalendar, start: str, end: 
 
 
 def plan_backfill(
-    apis: list[str], start: str, end: str, settings: TwilightSettings, cal: TradingCalendar
+    apis: list[str],
+    start: str,
+    end: str,
+    settings: TwilightSettings,
+    cal: TradingCalendar,
+    on_table: Callable[[str, int], None] | None = None,
 ) -> list[TablePlan]:
+    """Per table: partitions, fetched ones, calls left; ``on_table(api, tables done)`` after each
+    (a table's planner may ask the upstream, e.g. for the stock list in ``stock`` mode)."""
     unknown = sorted(set(apis) - set(PLANNABLE))
     if unknown:
         raise ValueError(f"unknown tables {unknown}; known: {sorted(PLANNABLE)}")
@@ -64,6 +72,8 @@ def plan_backfill(
         todo = [k for k in keys if k not in done]
         calls = len(table.plan(todo, settings)) if todo else 0
         plans.append(TablePlan(api, len(keys), len(done), calls))
+        if on_table:
+            on_table(api, len(plans))
     return plans
 
 

@@ -7,6 +7,7 @@ group runs as one Dagster run over the partition range, recorded in the instance
 from collections.abc import Callable, Sequence
 
 from dagster import (
+    AssetChecksDefinition,
     AssetsDefinition,
     DagsterInstance,
     DynamicPartitionsDefinition,
@@ -30,6 +31,16 @@ def _assets_for(apis: Sequence[str]) -> list[AssetsDefinition]:
     ]
 
 
+def _checks_for(assets: Sequence[AssetsDefinition]) -> list[AssetChecksDefinition]:
+    """The asset checks of ``assets``: a run that includes them evaluates them after the
+    materializations, as a UI or CLI run of the same selection does."""
+    keys = {a.key for a in assets}
+    return [
+        c for c in defs.asset_checks or []
+        if isinstance(c, AssetChecksDefinition) and {k.asset_key for k in c.check_keys} <= keys
+    ]  # fmt: skip
+
+
 def keys_in_range(
     instance: DagsterInstance, partitions: DynamicPartitionsDefinition, start: str, end: str
 ) -> list[str]:
@@ -44,8 +55,13 @@ def materialize_tables(
     start: str = "00000000",
     end: str = "99999999",
     on_group: Callable[[str, int], None] | None = None,
+    with_checks: bool = False,
 ) -> list[ExecuteInProcessResult]:
-    """Materialize raw and normalized assets of ``apis`` for partitions in [start, end]."""
+    """Materialize raw and normalized assets of ``apis`` for partitions in [start, end].
+
+    ``with_checks`` also runs their asset checks (off by default: most tests assert on the
+    tables, and the checks would double their time).
+    """
     groups: dict[str | None, list[AssetsDefinition]] = {}
     for asset_def in _assets_for(apis):
         partitions = asset_def.partitions_def
@@ -68,7 +84,8 @@ def materialize_tables(
                 on_group(name, len(keys))
         elif on_group:
             on_group("reference", 1)
+        selected = [*group, *_checks_for(group)] if with_checks else group
         results.append(
-            materialize(group, instance=instance, resources=defs.resources, tags=tags)
+            materialize(selected, instance=instance, resources=defs.resources, tags=tags)
         )
     return results

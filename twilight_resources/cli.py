@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from twilight_resources.calendar import from_key, to_key
 from twilight_resources.logs import configure_logging
-from twilight_resources.settings import SettingsError, get_settings
+from twilight_resources.settings import SettingsError, TwilightSettings, get_settings
 
 
 def _cmd_settings(args: argparse.Namespace, rest: list[str]) -> int:
@@ -28,6 +32,7 @@ def _cmd_plan(args: argparse.Namespace, rest: list[str]) -> int:
     """Print the upstream cost of a backfill (calls and minutes at the budget)."""
     from twilight_assets.plan import ALL_TABLES, plan_backfill, render
     from twilight_resources.calendar import calendar_from_frame, load_calendar
+    from twilight_resources.progress import Reporter
     from twilight_resources.tushare import client_from_settings
     from twilight_resources.tushare.resource import api_limits
 
@@ -38,24 +43,76 @@ def _cmd_plan(args: argparse.Namespace, rest: list[str]) -> int:
     opts = parser.parse_args(rest)
     settings = get_settings()
     cal = load_calendar(settings)
-    if not cal.covers(from_key(opts.start)) or not cal.covers(from_key(opts.end)):
-        print("the stored calendar does not cover the range; asking the upstream (1 call)")
-        # A few weeks past the end, so the range's last week and month are known to be over.
-        until = to_key(from_key(opts.end) + timedelta(days=40))
-        frame = client_from_settings(settings).query(
-            "trade_cal",
-            {"exchange": settings.market_exchange, "start_date": opts.start, "end_date": until},
-        )
-        cal = calendar_from_frame(frame)
-    plans = plan_backfill(opts.tables.split(","), opts.start, opts.end, settings, cal)
+    tables = opts.tables.split(",")
+    with Reporter("plan", len(tables) + 1, "lookups") as reporter:
+        if not cal.covers(from_key(opts.start)) or not cal.covers(from_key(opts.end)):
+            reporter.say("the stored calendar does not cover the range; asking the upstream "
+                         "(1 call)")  # fmt: skip
+            reporter.update(info="upstream: trade_cal")
+            # A few weeks past the end, so the range's last week and month are known to be over.
+            until = to_key(from_key(opts.end) + timedelta(days=40))
+            frame = client_from_settings(settings).query(
+                "trade_cal",
+                {"exchange": settings.market_exchange, "start_date": opts.start,
+                 "end_date": until},
+            )  # fmt: skip
+            cal = calendar_from_frame(frame)
+        reporter.update(1, info="")
+
+        def on_table(api: str, done: int) -> None:
+            reporter.update(1 + done, info=f"planned {api}")
+
+        plans = plan_backfill(tables, opts.start, opts.end, settings, cal, on_table=on_table)
     print(render(plans, api_limits(settings)))
     return 0
 
 
+def _ensure_calendar(settings: TwilightSettings, start: str, end: str) -> bool:
+    """Whether the stored calendar and the instance's partitions cover [start, end]; when not,
+    materialize ``trade_cal`` (2 calls) so they do. False if that run failed."""
+    from dagster import DagsterInstance
+
+    from twilight_assets.backfill import materialize_command
+    from twilight_resources.calendar import load_calendar
+    from twilight_resources.processes import spawn_session, stop_sessions
+
+    def covered() -> bool:
+        cal = load_calendar(settings)
+        if not cal.covers(from_key(start)) or not cal.covers(from_key(end)):
+            return False
+        with DagsterInstance.get() as instance:
+            keys = set(instance.get_dynamic_partitions("trade_dates"))
+        # Open days after the upstream's today are not partitions yet.
+        days = [to_key(d) for d in cal.open_days(from_key(start), from_key(end))]
+        return bool(keys) and all(day in keys for day in days if day <= max(keys))
+
+    if covered():
+        return True
+    log_dir = settings.state_dir / "backfills"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / "calendar.log"
+    print(f"loading the trading calendar first (raw/trade_cal, normalized/trade_cal; log: {log})",
+          flush=True)  # fmt: skip
+    with log.open("ab") as out:
+        proc = spawn_session(materialize_command(["trade_cal"]), stdout=out)
+    try:
+        code = proc.wait()
+    finally:
+        stop_sessions([proc])  # Ctrl-C while it runs: stop its session too
+    return code == 0 and covered()
+
+
 def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
     """Backfill a range as chunked range runs, overlapped so the call budget never idles."""
-    from twilight_assets.backfill import pending, plan_chunks, run_chunks, with_calls
+    from twilight_assets.backfill import (
+        BackfillProgress,
+        pending,
+        plan_chunks,
+        run_chunks,
+        with_calls,
+    )
     from twilight_resources.calendar import load_calendar
+    from twilight_resources.progress import Reporter
     from twilight_resources.tushare.budget import SPACING_MARGIN
     from twilight_resources.tushare.journal import CallJournal
     from twilight_resources.tushare.resource import api_limits
@@ -70,11 +127,11 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
     if opts.chunk < 1 or opts.parallel < 1:
         parser.error("--chunk and --parallel must be at least 1")
     settings = get_settings()
-    cal = load_calendar(settings)
-    if not cal.covers(from_key(opts.start)) or not cal.covers(from_key(opts.end)):
-        print("twilight backfill: the stored calendar does not cover the range; materialize "
-              "raw/trade_cal and normalized/trade_cal first", file=sys.stderr)
+    if not _ensure_calendar(settings, opts.start, opts.end):
+        print("twilight backfill: the stored calendar does not cover the range (the upstream's "
+              "calendar ends before it, or loading it failed: see the log above)", file=sys.stderr)
         return 2
+    cal = load_calendar(settings)
     apis = opts.tables.split(",")
     try:
         chunks = plan_chunks(apis, opts.start, opts.end, opts.chunk, cal)
@@ -82,20 +139,28 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
         parser.error(str(exc))
     todo = with_calls(pending(chunks, apis, settings), apis, settings, cal)
     print(f"{len(chunks)} chunks of up to {opts.chunk} partitions, {len(chunks) - len(todo)} "
-          f"already in the warehouse; {sum(c.calls for c in todo)} upstream calls to make")
+          f"already in the warehouse; {sum(c.calls for c in todo)} upstream calls to make",
+          flush=True)  # fmt: skip
     # The tables' APIs are fetched side by side, each on its own budget.
     limits = api_limits(settings)
     seconds_per_call = 60 / sum(limits.per_minute(api) for api in apis) * SPACING_MARGIN
     journal, since = CallJournal(settings.state_dir / "upstream.sqlite"), time.time()
-    failed = run_chunks(
-        apis, todo, seconds_per_call, lambda: journal.count(since, apis), opts.parallel,
-        settings.state_dir / "backfills", niceness=settings.fetch_niceness,
-    )  # fmt: skip
+
+    def calls_made() -> int:
+        return journal.count(since, apis)
+
+    with Reporter("backfill", sum(c.calls for c in todo), "calls") as reporter:
+        progress = BackfillProgress(apis, todo, settings, calls_made, reporter)
+        failed = run_chunks(
+            apis, todo, seconds_per_call, calls_made, opts.parallel,
+            settings.state_dir / "backfills", niceness=settings.fetch_niceness,
+            say=reporter.say, on_poll=progress.poll,
+        )  # fmt: skip
     if failed:
         print(f"twilight backfill: {len(failed)} chunk(s) failed; rerun the same command to "
               "resume (finished partitions are not fetched again)", file=sys.stderr)
         return 1
-    print("backfill complete")
+    print(f"backfill complete: {progress.summary()}")
     return 0
 
 
@@ -219,6 +284,40 @@ def _cmd_mcp(args: argparse.Namespace, rest: list[str]) -> int:
     return run_mcp(get_settings(), opts.transport, opts.host, opts.port)
 
 
+def _run_summary(since: float) -> str | None:
+    """The newest run created since ``since``: id, status, materializations, check verdicts."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        runs = [r for r in instance.get_run_records(limit=1) if r.create_timestamp.timestamp()
+                >= since]  # fmt: skip
+        if not runs:
+            return None
+        run = runs[0].dagster_run
+        kinds = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_CHECK_EVALUATION}
+        events = [e.dagster_event for e in instance.all_logs(run.run_id, of_type=kinds)]
+    materialized = sum(e is not None and e.is_step_materialization for e in events)
+    checks = [e.event_specific_data for e in events
+              if e is not None and e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION]
+    passed = sum(bool(getattr(c, "passed", False)) for c in checks)
+    return (f"run {run.run_id}: {run.status.value}, {materialized} materialization(s), "
+            f"checks {passed}/{len(checks)} passed")  # fmt: skip
+
+
+def _cmd_dagster(args: argparse.Namespace, rest: list[str]) -> int:
+    """Run the ``dagster`` CLI on this home's instance (DAGSTER_HOME set, simulator reaped)."""
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    since = time.time() - 1
+    proc = subprocess.Popen([dagster, *rest])
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:  # the child got the same Ctrl-C: let it finish stopping
+        code = proc.wait()
+    if rest[:2] == ["asset", "materialize"] and (summary := _run_summary(since)):
+        print(f"twilight dagster: {summary}")
+    return code
+
+
 def _cmd_sim(args: argparse.Namespace, rest: list[str]) -> int:
     from twilight_sim.cli import main as sim_main
 
@@ -234,12 +333,14 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, list[str]], int]]] 
     "serve": ("run the read API (`twilight serve --host --port`)", _cmd_serve),
     "token": ("create, revoke or list read-API bearer tokens", _cmd_token),
     "mcp": ("run the MCP server (`twilight mcp --transport stdio|http --host --port`)", _cmd_mcp),
+    "dagster": ("run the dagster CLI on this home's instance (`twilight dagster asset ...`)",
+                _cmd_dagster),
     "sim": ("run the simulated Tushare upstream in the foreground (`twilight sim -h`)", _cmd_sim),
 }
 
 
 # These parse their own options.
-RAW_ARGS = {"sim", "plan", "backfill", "publish", "demo", "serve", "token", "mcp"}
+RAW_ARGS = {"sim", "dagster", "plan", "backfill", "publish", "demo", "serve", "token", "mcp"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,14 +351,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that need no Dagster instance and no upstream.
+NO_INSTANCE = {"settings", "sim", "token"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the instance's schema checks
     args, rest = build_parser().parse_known_args(argv)
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        print(f"twilight: {exc}", file=sys.stderr)
+        return 2
+    if args.command in NO_INSTANCE:
+        return COMMANDS[args.command][1](args, rest)
+    from twilight_resources.embedded import simulator_running, stop_simulator
+    from twilight_resources.instance import prepare_dagster_home
+
+    os.environ.setdefault("TWILIGHT_HOME", str(settings.home))  # children share this home
+    prepare_dagster_home(settings)
+    # A simulator started during this command (by it or the runs it launched) ends with it;
+    # one that was already running belongs to whoever started it.
+    owns_simulator = settings.uses_simulator and not simulator_running(settings)
     try:
         return COMMANDS[args.command][1](args, rest)
     except SettingsError as exc:
         print(f"twilight: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if owns_simulator:
+            stop_simulator(settings)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,14 @@
 One simulator serves every process of a TWILIGHT_HOME (Dagster steps, the read API, the MCP
 server), so its rate limit and call counter are shared the way a real token's are. The first
 process that needs it starts it in its own session (so Ctrl-C of one caller does not take it down
-for the others) and records its URL in ``state/sim.json``; later processes reuse it.
+for the others) and records its URL in ``state/sim.json``; later processes reuse it. A
+``twilight`` command that found no simulator running stops the one started during it when it
+ends (see twilight_resources.cli), so no simulator outlives the command that needed it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -24,6 +27,7 @@ from twilight_resources.settings import TwilightSettings
 
 EMBEDDED_TOKEN = "twilight-embedded-simulator"
 START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 10.0
 
 
 def _healthy(url: str) -> bool:
@@ -75,8 +79,34 @@ def ensure_simulator(settings: TwilightSettings) -> str:
         return url
 
 
-def stop_simulator(settings: TwilightSettings) -> bool:
-    """Stop this home's simulator if one is recorded; returns whether one was stopped."""
+def simulator_running(settings: TwilightSettings) -> bool:
+    """Whether this home has a recorded simulator that answers."""
+    record = settings.state_dir / "sim.json"
+    try:
+        url = json.loads(record.read_text())["url"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return _healthy(url)
+
+
+def _session_alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):  # started by this process: reap it
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, under another user
+        pass
+    return True
+
+
+def stop_simulator(settings: TwilightSettings, timeout: float = STOP_TIMEOUT_S) -> bool:
+    """Stop this home's simulator if one is recorded; returns whether one was stopped.
+
+    Waits until its session is gone (SIGKILL after ``timeout``), so a command that ends after
+    this leaves no process behind.
+    """
     record = settings.state_dir / "sim.json"
     if not record.exists():
         return False
@@ -86,4 +116,11 @@ def stop_simulator(settings: TwilightSettings) -> bool:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return False
+    deadline = time.monotonic() + timeout
+    while _session_alive(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
     return True

@@ -80,9 +80,13 @@ def market_state(calendar: TradingCalendar, now: datetime) -> MarketState:
 class MarketStateResolver:
     """Market state from the warehouse calendar, reloaded when a newer snapshot appears."""
 
-    def __init__(self, reader: WarehouseReader, exchange: str) -> None:
+    def __init__(self, reader: WarehouseReader, exchange: str, simulated: bool = False) -> None:
+        """``simulated``: the calendar is the simulated market's, whose clock stops at the end
+        of its last day (twilight_sim's default "now"); past it, the state is taken there
+        instead of "unknown" for every instant after the simulated range."""
         self._reader = reader
         self._exchange = exchange
+        self._simulated = simulated
         self._lock = threading.Lock()
         self._generation: int | None = None
         self.calendar = TradingCalendar([])
@@ -120,6 +124,9 @@ class MarketStateResolver:
 
     def state(self, now: datetime) -> MarketState:
         self.refresh()
+        last = self.calendar.last
+        if self._simulated and last is not None and now.astimezone(MARKET_TZ).date() > last:
+            now = datetime.combine(last, time(23, 59, 59), tzinfo=MARKET_TZ)
         return market_state(self.calendar, now)
 
 

@@ -28,9 +28,29 @@ class SettingsError(ValueError):
     """Invalid configuration; the message names the offending variable."""
 
 
+def checkout_root(start: Path | None = None) -> Path | None:
+    """The twilight checkout holding ``start`` (default: the working directory), if any.
+
+    A checkout is the directory with this package's sources and ``pyproject.toml``; every
+    command run inside one (twilight, dagster through ``twilight dagster``, make) then shares
+    the same home without any variable set.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "twilight_resources").is_dir():
+            return folder
+    return None
+
+
 def default_home() -> Path:
-    """``$TWILIGHT_HOME`` or ``~/.twilight``; read at call time, never at import time."""
-    return Path(os.environ.get(f"{ENV_PREFIX}HOME") or Path.home() / ".twilight").expanduser()
+    """``$TWILIGHT_HOME``, else ``.twilight`` of the checkout run from, else ``~/.twilight``.
+
+    Read at call time, never at import time.
+    """
+    if configured := os.environ.get(f"{ENV_PREFIX}HOME"):
+        return Path(configured).expanduser()
+    root = checkout_root()
+    return root / ".twilight" if root else Path.home() / ".twilight"
 
 
 def runtime_yaml_path() -> Path:
@@ -165,6 +185,11 @@ class TwilightSettings(BaseSettings):
     @property
     def state_dir(self) -> Path:
         return self.home / "state"
+
+    @property
+    def dagster_home(self) -> Path:
+        """The Dagster instance of this home, unless ``DAGSTER_HOME`` names another."""
+        return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
 
     @property
     def uses_simulator(self) -> bool:

@@ -74,7 +74,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         try:
             # 3. Market state from the stored calendar (warns and counts as closed if absent).
-            state.market = MarketStateResolver(state.reader, settings.market_exchange)
+            state.market = MarketStateResolver(
+                state.reader, settings.market_exchange, simulated=settings.uses_simulator
+            )
             # 4. Upstream call journal (/quality/audit), asset check results (/quality/checks).
             state.audit = AuditLog(settings.state_dir / "upstream.sqlite")
             state.checks = CheckResults(os.environ.get("DAGSTER_HOME"))

@@ -12,24 +12,25 @@ statements are refresh tables, so their two periods are asked again: a dozen cal
 from __future__ import annotations
 
 import multiprocessing
-import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from twilight_resources.embedded import stop_simulator
+from twilight_resources.instance import prepare_dagster_home
 from twilight_resources.processes import spawn_session, stop_sessions
+from twilight_resources.progress import Reporter
 from twilight_resources.settings import TwilightSettings, get_settings
 
-REPO = Path(__file__).resolve().parents[1]
 REFERENCE = ["trade_cal", "stock_basic", "index_basic"]
 DEMO_USER = "demo"
 REPORT_PERIODS = 2  # the latest ended quarters whose disclosures and statements are loaded
@@ -38,18 +39,6 @@ START_TIMEOUT_S = 180.0  # dagster dev loads the code location before it answers
 
 def _say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
-
-
-def prepare_dagster_home(settings: TwilightSettings) -> Path:
-    """``$TWILIGHT_HOME/dagster`` with the repo's dagster.yaml (SQLite instance)."""
-    home = settings.home / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    os.environ["DAGSTER_HOME"] = str(home)
-    # dagster dev creates backfill runs without importing the code location: see definitions.py.
-    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
-    return home
 
 
 def build_sample_warehouse(settings: TwilightSettings, days: int) -> None:
@@ -66,28 +55,66 @@ def build_sample_warehouse(settings: TwilightSettings, days: int) -> None:
     _say(f"upstream: {'real Tushare' if settings.tushare_token else 'simulated market'} at {url}")
     instance = DagsterInstance.get()
     started = time.monotonic()
+    financials = [table.api for table in FINANCIAL_TABLES]
+    with Reporter("[demo] stages", 3, "done", rate=False) as reporter, _heartbeat(
+        reporter, settings, [*ALL_TABLES, *financials]
+    ) as stage:
 
-    def progress(group: str, partitions: int) -> None:
-        _say(f"  {group}: {partitions} partition(s), {time.monotonic() - started:.0f}s so far")
+        def progress(group: str, partitions: int) -> None:
+            stage(f"{group}: {partitions} partition(s)")
+            reporter.say(f"[demo]   {group}: {partitions} partition(s), "
+                         f"{time.monotonic() - started:.0f}s so far")  # fmt: skip
 
-    _say("1/3 reference tables (calendar, stocks, indices)...")
-    materialize_tables(REFERENCE, instance, on_group=progress)
-    keys = keys_in_range(instance, trade_dates, "0", "9")
-    if not keys:
-        raise SystemExit("the upstream calendar has no trading day up to today")
-    start = keys[-min(days, len(keys))]
-    _say(f"2/3 prices and indices for {start}..{keys[-1]} ({min(days, len(keys))} trading days)")
-    others = [api for api in ALL_TABLES if api not in REFERENCE]
-    materialize_tables(others, instance, start=start, end=keys[-1], on_group=progress)
-    periods = keys_in_range(instance, report_periods, "0", "9")[-REPORT_PERIODS:]
-    if periods:
-        _say(f"3/3 disclosure calendar and financial statements for {', '.join(periods)}")
-        financials = [table.api for table in FINANCIAL_TABLES]
+        reporter.say("[demo] 1/3 reference tables (calendar, stocks, indices)...")
+        materialize_tables(REFERENCE, instance, on_group=progress, with_checks=True)
+        reporter.update(1)
+        keys = keys_in_range(instance, trade_dates, "0", "9")
+        if not keys:
+            raise SystemExit("the upstream calendar has no trading day up to today")
+        start = keys[-min(days, len(keys))]
+        reporter.say(f"[demo] 2/3 prices and indices for {start}..{keys[-1]} "
+                     f"({min(days, len(keys))} trading days)")  # fmt: skip
+        others = [api for api in ALL_TABLES if api not in REFERENCE]
         materialize_tables(
-            financials, instance, start=periods[0], end=periods[-1], on_group=progress
+            others, instance, start=start, end=keys[-1], on_group=progress, with_checks=True
         )
+        reporter.update(2)
+        periods = keys_in_range(instance, report_periods, "0", "9")[-REPORT_PERIODS:]
+        if periods:
+            reporter.say("[demo] 3/3 disclosure calendar and financial statements for "
+                         f"{', '.join(periods)}")  # fmt: skip
+            materialize_tables(
+                financials, instance, start=periods[0], end=periods[-1], on_group=progress,
+                with_checks=True,
+            )
+        reporter.update(3, info="")
     _say(f"sample warehouse ready in {time.monotonic() - started:.0f}s: {settings.warehouse_file}")
     summarize(settings)
+
+
+@contextmanager
+def _heartbeat(
+    reporter: Reporter, settings: TwilightSettings, apis: Sequence[str]
+) -> Iterator[Callable[[str], None]]:
+    """Refresh the stage line every second with the calls made so far, so a run of a minute is
+    not a silent minute; yields the setter of what is being worked on."""
+    from twilight_resources.tushare.journal import CallJournal
+
+    journal, since = CallJournal(settings.state_dir / "upstream.sqlite"), time.time()
+    current = [""]
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(1.0):
+            reporter.update(info=f"{current[0]}; {journal.count(since, apis)} upstream calls")
+
+    thread = threading.Thread(target=beat, name="demo-progress", daemon=True)
+    thread.start()
+    try:
+        yield lambda text: current.__setitem__(0, text)
+    finally:
+        done.set()
+        thread.join()
 
 
 def summarize(settings: TwilightSettings) -> None:

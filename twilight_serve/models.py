@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+
+
+def _yyyymmdd(value: object) -> object:
+    return value.strftime("%Y%m%d") if isinstance(value, date) else value
+
+
+# Every date in an answer is written as requests write it (Tushare's YYYYMMDD); instants
+# (as_of, fetched_at, last_write, ...) are ISO 8601 timestamps.
+TradeDate = Annotated[
+    str,
+    BeforeValidator(_yyyymmdd),
+    Field(pattern=r"^\d{8}$", examples=["20241009"], description="YYYYMMDD"),
+]
 
 
 class Problem(BaseModel):
@@ -46,7 +59,7 @@ class WhoAmI(BaseModel):
 
 class Bar(BaseModel):
     ts_code: str
-    trade_date: date
+    trade_date: TradeDate
     open: float | None
     high: float | None
     low: float | None
@@ -61,7 +74,7 @@ class Bar(BaseModel):
 
 class DailyBasic(BaseModel):
     ts_code: str
-    trade_date: date
+    trade_date: TradeDate
     close: float | None
     turnover_rate: float | None
     turnover_rate_f: float | None
@@ -82,12 +95,17 @@ class DailyBasic(BaseModel):
 
 class Page(BaseModel):
     ts_code: str
-    start_date: date
-    end_date: date
+    start_date: TradeDate
+    end_date: TradeDate
     limit: int
     offset: int
     count: int = Field(description="rows in this page; a full page may have more after it")
     snapshot_generation: int
+    note: str | None = Field(
+        None,
+        description="why a page is empty: outside the stored range, no trading day in it, not "
+        "yet fetched, no row of this security in the fetched partitions, or past the last row",
+    )
 
 
 class BarsPage(Page):
@@ -102,7 +120,7 @@ class DailyBasicPage(Page):
 class PriceQuote(BaseModel):
     ts_code: str
     price: float
-    trade_date: date
+    trade_date: TradeDate
     source: str = Field(description="the provider that answered")
     as_of: datetime = Field(description="when the price was the market's price")
     fetched_at: datetime
@@ -115,7 +133,8 @@ class PriceQuote(BaseModel):
 
 class TableFreshness(BaseModel):
     table: str
-    partitions: int
+    partitioned: bool = Field(description="false: a small table refreshed whole (one write)")
+    partitions: int = Field(description="partitions held; 1 for an unpartitioned table")
     last_partition: str | None
     last_write: datetime | None
     rows: int
@@ -123,10 +142,15 @@ class TableFreshness(BaseModel):
         description="partitions due by the last closed session but not yet written"
     )
     lag_unit: str | None = Field(description="trading_days, weeks or months")
+    sessions_behind: int | None = Field(
+        description="trading sessions closed after the last partition (after the last write "
+        "for an unpartitioned table); a monthly table is 0 months but some sessions behind "
+        "while the month runs"
+    )
 
 
 class Freshness(BaseModel):
-    last_closed_session: date | None
+    last_closed_session: TradeDate | None
     snapshot_generation: int
     tables: list[TableFreshness]
 

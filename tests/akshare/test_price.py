@@ -40,7 +40,7 @@ def test_live_quote_while_trading_then_cached(client: TestClient, trading: Clock
     body = client.get("/price", params={"ts_code": STOCK}).json()
     assert (body["source"], body["stale"], body["cached"]) == ("akshare", False, False)
     assert body["price"] == pytest.approx(expected, abs=0.0101)  # to the fen
-    assert body["trade_date"] == "2024-07-31" and body["market_phase"] == "morning"
+    assert body["trade_date"] == "20240731" and body["market_phase"] == "morning"
     assert body["as_of"].startswith("2024-07-31T10:30")
     calls = served.sim.stats().get("akshare:kline", 0)
     trading.now += timedelta(seconds=3)

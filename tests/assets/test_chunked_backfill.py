@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -61,6 +62,11 @@ def test_chunks_fetch_each_partition_once_and_a_rerun_starts_nothing(
     assert done.returncode == 0, done.stderr[-2000:]
     # Equal chunks, then shrinking ones: the last chunk's tail runs with nothing to overlap it.
     assert "4 chunks of up to 4 partitions, 0 already in the warehouse" in done.stdout
+    # Progress off a terminal: status lines (calls of the total, rate, ETA) and a summary.
+    assert re.search(r"^backfill: \d+/18 calls, \d+ calls/min, .*ETA", done.stdout, re.M)
+    rows = {api: len(frame) for api, frame in expected.items()}
+    assert (f"backfill complete: 18 calls, 9 partitions; rows: adj_factor {rows['adj_factor']:,}, "
+            f"daily {rows['daily']:,}") in done.stdout  # fmt: skip
     assert {api: sim.stats().get(api) for api in TABLES} == {api: len(keys) for api in TABLES}
     for api, frame in tables(home).items():
         pd.testing.assert_frame_equal(frame, expected[api])

@@ -2,7 +2,8 @@
 stops everything and revokes the session's token, and a second demo reuses what exists.
 
 The demo runs as ``twilight demo`` does (``run_demo``), on free ports so it cannot collide with
-another demo on the machine, against a small simulator, with 3 trading days.
+another demo on the machine, against a small simulator ending on a month end, with 3 trading
+days (so the monthly tables and their checks run too).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from twilight_sim.server import SimConfig, SimServer, start_simulator
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 240
-# Through the first quarter's reporting season, so the report period 20240331 is loaded too.
-SIM = {"seed": 11, "n_stocks": 8, "start_date": "20240101", "end_date": "20240510"}
+# Through the first quarter's reporting season (its deadline is 4/30), so the report period
+# 20240331 is loaded too; the last 3 trading days hold a week end and a month end.
+SIM = {"seed": 11, "n_stocks": 8, "start_date": "20240101", "end_date": "20240430"}
 SCRIPT = (
     "import sys\n"
     "from twilight_resources.logs import configure_logging\n"
@@ -131,3 +133,14 @@ def test_demo_serves_everything_and_stops_cleanly(tmp_path: Path, sim: SimServer
                  "index_dailybasic", "index_weight")  # fmt: skip
     calls = sim.stats()
     assert not any(calls.get(api) for api in resumable), calls
+
+    # Every asset check ran with the demo's materializations, and passed (what the UI and
+    # /quality/checks show).
+    from twilight_serve.checks import CheckResults
+
+    results = CheckResults(str(tmp_path / "home" / "dagster"))
+    try:
+        verdicts = {f"{r['asset']}:{r['check']}": r["passed"] for r in results.latest()}
+    finally:
+        results.close()
+    assert verdicts and all(verdicts.values()), sorted(k for k, v in verdicts.items() if not v)

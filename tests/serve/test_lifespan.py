@@ -135,3 +135,17 @@ def test_twilight_serve_on_loopback(served: Served, tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             out, _ = proc.communicate()
     assert token.encode() not in out  # the server never logs a token
+
+
+def test_market_phase_comes_from_the_stored_calendar_on_the_wall_clock(
+    settings: TwilightSettings, token: str
+) -> None:
+    """The simulated market's calendar ends before today: the phase is read at its end (where
+    the simulator's clock stands), not "unknown" for every instant after it."""
+    with TestClient(create_app(settings)) as client:
+        health = client.get("/healthz").json()
+        quote = client.get(
+            "/price", params={"ts_code": "000001.SZ"}, headers={"Authorization": f"Bearer {token}"}
+        ).json()
+    assert health["market_phase"] in ("after_close", "closed_day"), health
+    assert quote["market_phase"] == health["market_phase"], quote

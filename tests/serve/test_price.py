@@ -41,7 +41,7 @@ def test_after_close_answers_the_last_close_until_the_next_open(
     body = price(client)
     assert body["price"] == pytest.approx(close_on(served, "20240731"))
     assert (body["source"], body["trade_date"], body["stale"], body["cached"]) == (
-        "warehouse", "2024-07-31", False, False,
+        "warehouse", "20240731", False, False,
     )  # fmt: skip
     assert body["market_phase"] == "after_close"
     assert expires(body) == market_time("20240801 09:30")
@@ -84,7 +84,7 @@ def test_holiday_caches_until_the_next_session(client: TestClient, clock: Clock)
 def test_after_close_with_the_warehouse_behind_is_stale(client: TestClient, clock: Clock) -> None:
     clock.now = market_time("20240801 16:00")  # the warehouse stops at 31 July
     body = price(client)
-    assert (body["trade_date"], body["stale"]) == ("2024-07-31", True)
+    assert (body["trade_date"], body["stale"]) == ("20240731", True)
 
 
 def test_a_new_snapshot_invalidates_the_cache(

@@ -33,12 +33,24 @@ def test_freshness_matches_the_ledger_and_calendar(
         "20240731", daily_rows, partitions,
     )  # fmt: skip
     assert (daily["lag"], daily["lag_unit"]) == (0, "trading_days")
-    assert fresh["normalized_stock_basic"]["lag"] is None  # refreshed whole, no cadence
+    stocks = fresh["normalized_stock_basic"]  # refreshed whole: one partition, no cadence
+    assert (stocks["partitioned"], stocks["partitions"], stocks["last_partition"]) == (
+        False, 1, None,
+    )  # fmt: skip
+    assert stocks["lag"] is None and stocks["sessions_behind"] == 0  # written after this close
     clock.now = market_time("20240806 16:00")  # Thu 1, Fri 2, Mon 5, Tue 6 August are due
-    fresh = tables(client)
+    got = client.get("/quality/freshness").json()
+    assert got["last_closed_session"] == "20240806"
+    fresh = {t["table"]: t for t in got["tables"]}
     assert fresh["normalized_daily"]["lag"] == 4
+    assert fresh["normalized_daily"]["sessions_behind"] == 4
     assert fresh["normalized_weekly"]["lag_unit"] == "weeks"
     assert fresh["normalized_weekly"]["lag"] == 1  # the week ending 2 August
+    # No month has ended since July's last session, but four sessions have closed.
+    monthly = fresh["normalized_monthly"]
+    assert (monthly["last_partition"], monthly["lag"], monthly["sessions_behind"]) == (
+        "20240731", 0, 4,
+    )  # fmt: skip
 
 
 def test_audit_lists_the_journal(client: TestClient, served: Served) -> None:

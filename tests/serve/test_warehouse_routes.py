@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -91,12 +93,32 @@ def test_paging(client: TestClient) -> None:
     assert first["rows"] + second["rows"] == whole[:20]
 
 
-def test_known_stock_without_rows_in_range_is_empty(client: TestClient) -> None:
-    got = client.get(
-        "/warehouse/daily", params={"ts_code": STOCK, "start_date": "20200101",
-                                    "end_date": "20200301"},
-    )  # fmt: skip
+def test_dates_are_written_as_requests_write_them(client: TestClient) -> None:
+    for route in ("daily", "weekly", "monthly", "daily_basic"):
+        body = client.get(f"/warehouse/{route}", params={"ts_code": STOCK, **RANGE}).json()
+        assert (body["start_date"], body["end_date"]) == ("20240501", "20240731"), route
+        assert body["rows"] and all(re.fullmatch(r"\d{8}", r["trade_date"]) for r in body["rows"])
+        assert body["note"] is None
+
+
+@pytest.mark.parametrize(
+    ("route", "params", "reason"),
+    [
+        ("daily", {"start_date": "20200101", "end_date": "20200301"},
+         "outside the stored range: daily holds 20240506..20240731"),
+        ("daily", {"start_date": "20240601", "end_date": "20240602"},
+         "not a trading day: the stored calendar has no session in 20240601..20240602"),
+        ("weekly", {"start_date": "20240603", "end_date": "20240606"},
+         "no weekly bar in 20240603..20240606: each is dated on its week's last trading day"),
+        ("daily", {**RANGE, "offset": 5000}, "past the last row: offset 5000"),
+    ],
+)  # fmt: skip
+def test_an_empty_page_says_why(
+    client: TestClient, route: str, params: dict, reason: str
+) -> None:
+    got = client.get(f"/warehouse/{route}", params={"ts_code": STOCK, **params})
     assert got.status_code == 200 and got.json()["rows"] == []
+    assert reason in got.json()["note"], got.json()["note"]
 
 
 def test_unknown_stock_is_404_naming_it(client: TestClient) -> None:

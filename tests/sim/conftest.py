@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -11,17 +10,8 @@ from twilight_sim.market import Market
 from twilight_sim.server import SimConfig, SimServer
 from twilight_sim.testing import running_simulator
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "tushare"
 SEED = 7
 N_STOCKS = 120
-
-
-@pytest.fixture(scope="session")
-def fixtures_dir() -> Path:
-    """The real Tushare data beside the repository (CI has it; a plain clone does not)."""
-    if not (FIXTURES / "FIELDS.md").is_file():
-        pytest.skip(f"real Tushare fixtures not found at {FIXTURES} (../shared is absent)")
-    return FIXTURES
 
 
 @pytest.fixture(scope="session")

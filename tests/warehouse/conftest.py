@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import SHARED_FIXTURES as FIXTURES
 from twilight_resources.warehouse import WarehouseWriter
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO.parent / "shared" / "fixtures" / "tushare"
 # Columns the author of the index_weight fixture added (SOURCES.md); not Tushare fields.
 NON_TUSHARE_COLUMNS = {"index_weight": {"prev", "pct_chg"}}
 

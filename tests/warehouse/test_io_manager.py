@@ -31,6 +31,8 @@ from twilight_resources.warehouse.io_manager import PARTITION_KEYS_ATTR
 
 DAYS = DailyPartitionsDefinition(start_date="2024-12-23", end_date="2025-01-01")
 SOURCE = FIXTURES / "daily" / "600519.SH_jennyfzz.csv"
+# Every run here materializes assets that read the real fixtures.
+pytestmark = pytest.mark.shared_fixtures
 
 
 @asset(

@@ -15,6 +15,7 @@ from tests.warehouse.conftest import fixture_csvs, read_raw_csv
 from twilight_resources.warehouse import normalize_frame, table_spec
 
 
+@pytest.mark.shared_fixtures
 @pytest.mark.parametrize("path", fixture_csvs(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_real_row_normalizes(path: Path) -> None:
     raw = read_raw_csv(path)

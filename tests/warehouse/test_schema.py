@@ -96,6 +96,7 @@ def test_every_api_has_raw_and_normalized_tables() -> None:
     assert set(all_tables()) == expected
 
 
+@pytest.mark.shared_fixtures
 @pytest.mark.parametrize("api", ALL_APIS)
 def test_every_documented_field_has_a_typed_home(api: str) -> None:
     raw, normalized = table_spec(f"raw_{api}"), table_spec(f"normalized_{api}")
@@ -128,6 +129,7 @@ def test_keys_and_lineage(api: str) -> None:
     assert raw.primary_key == ()
 
 
+@pytest.mark.shared_fixtures
 @pytest.mark.parametrize("path", fixture_csvs(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_fixture_column_has_a_home(path: Path) -> None:
     api = path.parent.name

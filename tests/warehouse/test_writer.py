@@ -71,6 +71,7 @@ def test_upsert_leaves_columns_the_frame_lacks(writer: WarehouseWriter, warehous
     assert row["close"] == 1.0 and pd.notna(row["open"])
 
 
+@pytest.mark.shared_fixtures
 def test_raw_append_keeps_history_and_loads_latest_fetch(
     writer: WarehouseWriter, warehouse: Path
 ) -> None:
@@ -112,6 +113,7 @@ def test_multi_partition_writes_need_partition_keys(writer: WarehouseWriter) -> 
         )
 
 
+@pytest.mark.shared_fixtures
 def test_rejects_are_quarantined(writer: WarehouseWriter, warehouse: Path) -> None:
     raw = read_raw_csv(FIXTURES / "daily" / "000333.SZ_jennyfzz.csv").head(3)
     raw.loc[1, "close"] = "N/A"
@@ -187,6 +189,7 @@ def test_adjusted_views(writer: WarehouseWriter, warehouse: Path) -> None:
     assert qfq == [5.0, 11.0] and hfq == [20.0, 44.0]
 
 
+@pytest.mark.shared_fixtures
 def test_normalized_batch_from_real_fixture_round_trip(
     writer: WarehouseWriter, warehouse: Path
 ) -> None:
@@ -200,6 +203,7 @@ def test_normalized_batch_from_real_fixture_round_trip(
     assert result.rejected == 0 and result.table_rows == len(batch.clean)
 
 
+@pytest.mark.shared_fixtures
 def test_every_fixture_file_lands_in_both_layers(warehouse: Path) -> None:
     writer = WarehouseWriter(warehouse, threads=1, publish=False)
     expected: dict[str, int] = {}
@@ -224,6 +228,7 @@ def test_repeated_keys_in_one_frame_last_row_wins(writer: WarehouseWriter, wareh
     assert query(warehouse, "SELECT close FROM normalized_daily")["close"].tolist() == [3.0]
 
 
+@pytest.mark.shared_fixtures
 def test_only_rows_with_a_new_column_carry_it(writer: WarehouseWriter, warehouse: Path) -> None:
     """Answers joined in one frame: a row whose answer lacked the new column stores NULL."""
     raw = read_raw_csv(FIXTURES / "daily" / "600519.SH_jennyfzz.csv").head(2)

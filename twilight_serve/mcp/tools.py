@@ -31,8 +31,15 @@ Fields = Annotated[
     str | None,
     Field(description="output fields, comma-separated (Tushare's `fields`); default: all"),
 ]
-Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="rows per page")]
-Offset = Annotated[int, Field(ge=0, description="rows to skip: the previous answer's next_offset")]
+# Bounds in the schema, checked by ``paging`` (a clear tool error rather than pydantic's report).
+Limit = Annotated[
+    int, Field(json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT}, description="rows per page")
+]
+Offset = Annotated[
+    int,
+    Field(json_schema_extra={"minimum": 0}, description="rows to skip: the previous answer's "
+          "next_offset"),
+]  # fmt: skip
 
 # The SDK would render the answer as indented JSON (a line per cell) for the text content that
 # most agents read; one compact line per answer keeps an agent's context small.
@@ -49,7 +56,9 @@ def _signature(tool: TableTool) -> inspect.Signature:
     """Keyword parameters named as Tushare names them, each typed and described."""
     params = []
     for p in tool.params:
-        text = Annotated[str, Field(pattern=p.pattern)] if p.pattern else str
+        # The pattern is in the schema for clients, but checked by table_request: a mismatch is
+        # then the one-line tool error every other argument gets, not pydantic's report.
+        text = Annotated[str, Field(json_schema_extra={"pattern": p.pattern})] if p.pattern else str
         annotation = Annotated[
             text if p.required else text | None, Field(description=p.description)  # type: ignore[operator]
         ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from twilight_resources.calendar import TradingCalendar
+from twilight_resources.calendar import MARKET_TZ, TradingCalendar
 from twilight_resources.logs import redact
+from twilight_resources.market_state import CLOSE
 from twilight_serve.checks import UNAVAILABLE, CheckResults
 from twilight_serve.deps import AuditDep, MarketDep, NowDep, ReaderDep, require_bearer
 from twilight_serve.models import (
@@ -52,6 +53,7 @@ CADENCE = {
     "normalized_index_weight": "M",
 }
 UNIT = {"D": "trading_days", "W": "weeks", "M": "months"}
+ONE_DAY = timedelta(days=1)
 DIFF_NOTE = (
     "no quality_diff table in this snapshot yet: it is written by the cross_source check of "
     "normalized/daily after a daily refresh"
@@ -68,34 +70,58 @@ def _lag(calendar: TradingCalendar, cadence: str, last: str, upto: date | None) 
     return sum(1 for day in due if day > last_day)
 
 
+def _sessions_after(calendar: TradingCalendar, last: date, upto: date | None) -> int | None:
+    """Trading sessions closed after ``last`` up to ``upto`` (the last closed session)."""
+    if upto is None or not calendar.covers(upto):
+        return None
+    return sum(1 for day in calendar.open_days(end=upto) if day > last)
+
+
+def _key_day(key: object) -> date | None:
+    if isinstance(key, str) and key.isdigit() and len(key) == 8:
+        return datetime.strptime(key, "%Y%m%d").date()
+    return None
+
+
 @router.get("/freshness", response_model=Freshness)
 def freshness(reader: ReaderDep, market: MarketDep, now: NowDep) -> Freshness:
-    """Per table: last partition, last write, and how many partitions are due but missing."""
+    """Per table: last partition, last write, partitions due but missing (``lag``) and trading
+    sessions closed since (``sessions_behind``). Unpartitioned tables (calendar, stock and
+    index lists, refreshed whole) count as one partition, have no ``lag`` and are behind by the
+    sessions closed since their last write."""
     generation = reader.snapshot_info().generation
     state = market.state(now)
+    upto = state.last_close_date
     tables = []
     for row in reader.query(FRESHNESS_SQL).to_dict("records"):
         cadence = CADENCE.get(row["table_name"])
         last = row["last_partition"]
-        lag = (
-            _lag(market.calendar, cadence, last, state.last_close_date)
-            if cadence and isinstance(last, str) and last.isdigit() and len(last) == 8
-            else None
-        )
+        last_day = _key_day(last)
+        last_write = row["last_write"].to_pydatetime().replace(tzinfo=UTC)
+        partitioned = int(row["partitions"]) > 0
+        if partitioned:
+            lag = _lag(market.calendar, cadence, last, upto) if cadence and last_day else None
+            behind = _sessions_after(market.calendar, last_day, upto) if last_day else None
+        else:
+            written = last_write.astimezone(MARKET_TZ)
+            # A write after a session's close covers that session.
+            covered = written.date() if written.time() >= CLOSE else written.date() - ONE_DAY
+            behind = _sessions_after(market.calendar, covered, upto)
+            lag = None  # no partitions fall due: the table is refreshed whole
         tables.append(
             TableFreshness(
                 table=row["table_name"],
-                partitions=int(row["partitions"]),
-                last_partition=last if isinstance(last, str) else None,
-                last_write=row["last_write"].to_pydatetime().replace(tzinfo=UTC),
+                partitioned=partitioned,
+                partitions=int(row["partitions"]) if partitioned else 1,
+                last_partition=last if isinstance(last, str) and last else None,
+                last_write=last_write,
                 rows=int(row["rows"]),
                 lag=lag,
                 lag_unit=UNIT[cadence] if cadence else None,
+                sessions_behind=behind,
             )
         )
-    return Freshness(
-        last_closed_session=state.last_close_date, snapshot_generation=generation, tables=tables
-    )
+    return Freshness(last_closed_session=upto, snapshot_generation=generation, tables=tables)
 
 
 async def get_checks(request: Request) -> CheckResults:

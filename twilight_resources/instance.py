@@ -1,0 +1,29 @@
+"""The Dagster instance of a TWILIGHT_HOME: ``$TWILIGHT_HOME/dagster`` unless DAGSTER_HOME is set.
+
+Every ``twilight`` command prepares it and exports DAGSTER_HOME, so the Dagster processes it
+starts (chunk runs, ``dagster dev``, ``twilight dagster ...``) and the read API's check results
+all use the instance that holds the calendar's dynamic partitions.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from twilight_resources.settings import TwilightSettings
+
+# The embedded default instance config (SQLite), shipped at the repository's root.
+DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+
+
+def prepare_dagster_home(settings: TwilightSettings) -> Path:
+    """Create the instance directory (with the repo's dagster.yaml) and export DAGSTER_HOME."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists() and DAGSTER_YAML.is_file():
+        shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    # dagster dev creates backfill runs without importing the code location: see definitions.py.
+    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
+    return home
