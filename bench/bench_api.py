@@ -44,7 +44,6 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from urllib.parse import urlencode
 
-import duckdb
 import httpx
 import numpy as np
 import pandas as pd
@@ -58,6 +57,7 @@ from twilight_resources.priority import lower_priority  # noqa: E402
 from twilight_resources.processes import spawn_session, stop_session  # noqa: E402
 from twilight_resources.settings import get_settings  # noqa: E402
 from twilight_resources.warehouse import WarehouseWriter, table_spec  # noqa: E402
+from twilight_resources.warehouse.connections import connect  # noqa: E402
 from twilight_resources.warehouse.snapshots import publish_snapshot, read_pointer  # noqa: E402
 
 TARGET_P99_MS = 10.0
@@ -78,7 +78,7 @@ def build_fundamentals(path: Path, periods: int) -> None:
     """The four statement tables for every stock over ``periods`` quarter ends, period-major
     (the order the per-period fill writes them in), some reports restated; then re-sorted by key
     as the writer keeps them."""
-    conn = duckdb.connect(str(path), config={"memory_limit": "2GB"})
+    conn = connect(path, config={"memory_limit": "2GB"})
     ends = list(pd.date_range("2015-03-31", periods=periods, freq="QE"))
     conn.execute("CREATE TEMP TABLE ends AS SELECT * FROM (SELECT unnest(?) AS e)", [ends])
     for table in STATEMENT_TABLES:
