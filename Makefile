@@ -17,6 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The slowest tests are listed at the end, so CI logs show where the time goes.
 test: $(STAMP) lint

@@ -108,7 +108,8 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[
     with log.open("ab") as out:
         proc = spawn_session(
             [sys.executable, "-m", "twilight_resources.cli", "serve", "--port", str(port)],
-            env=env, stdout=out,
+            env=env,
+            stdout=out,
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
@@ -204,9 +205,7 @@ def load(
         thread.join()
     wall = time.perf_counter() - started
     errors = [  # checked after the run, so parsing bodies does not count as latency
-        f"{status} {body[:100]!r}"
-        for status, body in answers
-        if status != 200 or not ok(body)
+        f"{status} {body[:100]!r}" for status, body in answers if status != 200 or not ok(body)
     ]
     return {"latencies": latencies, "error_list": errors, "wall": wall}
 
@@ -376,10 +375,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50, help="requests per second")
     parser.add_argument("--seconds", type=float, default=10, help="seconds of the idle phase")
     parser.add_argument("--backfill-days", type=int, default=40, help="trade dates backfilled")
-    parser.add_argument("--fundamentals-periods", type=int, default=40,
-                        help="quarter ends of statements per stock (0: no fundamentals phase)")
-    parser.add_argument("--idle-only", action="store_true",
-                        help="only the idle phases (no backfill, no stress)")
+    parser.add_argument(
+        "--fundamentals-periods",
+        type=int,
+        default=40,
+        help="quarter ends of statements per stock (0: no fundamentals phase)",
+    )
+    parser.add_argument(
+        "--idle-only", action="store_true", help="only the idle phases (no backfill, no stress)"
+    )
     parser.add_argument("--dir", type=Path, help="work directory (default: a temporary one)")
     args = parser.parse_args()
     if args.dir:

@@ -114,8 +114,13 @@ def phases(started: float) -> dict[str, float]:
     ]  # fmt: skip
 
     def at(kind: DagsterEventType, prefix: str = "") -> list[float]:
-        return [r.timestamp - started for r in events if r.dagster_event
-                and r.dagster_event.event_type == kind and (r.step_key or "").startswith(prefix)]
+        return [
+            r.timestamp - started
+            for r in events
+            if r.dagster_event
+            and r.dagster_event.event_type == kind
+            and (r.step_key or "").startswith(prefix)
+        ]
 
     return {
         "run_start": min(at(DagsterEventType.RUN_START)),
@@ -171,8 +176,12 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=3, help="chunk runs at a time, at most")
     parser.add_argument("--single-run", action="store_true", help="one range run instead")
     parser.add_argument("--postgres", help="server URL for a throwaway Dagster instance database")
-    parser.add_argument("--throttle", type=int, default=None,
-                        help="the simulator refuses past N calls/min of an API (below the limit)")
+    parser.add_argument(
+        "--throttle",
+        type=int,
+        default=None,
+        help="the simulator refuses past N calls/min of an API (below the limit)",
+    )
     parser.add_argument("--throttle-block-s", type=float, default=60.0)
     args = parser.parse_args()
 
@@ -216,17 +225,26 @@ def run(args: argparse.Namespace) -> None:
     floor = max(n * 60 / granted for n in answered.values())
     pushback = journal_pushback(Path(os.environ["TWILIGHT_HOME"]))
     instance = "Postgres" if args.postgres else "SQLite (embedded default)"
-    mode = ("one range run" if args.single_run
-            else f"twilight backfill --chunk {args.chunk} --parallel {args.parallel}")
-    print(f"tables: {args.tables}; {args.stocks} stocks, {args.start}..{args.end}; {mode}; "
-          f"Dagster instance on {instance}")
+    mode = (
+        "one range run"
+        if args.single_run
+        else f"twilight backfill --chunk {args.chunk} --parallel {args.parallel}"
+    )
+    print(
+        f"tables: {args.tables}; {args.stocks} stocks, {args.start}..{args.end}; {mode}; "
+        f"Dagster instance on {instance}"
+    )
     throttle = f", throttled at {args.throttle}/min" if args.throttle else ""
-    print(f"upstream latency {args.latency_ms:.0f} ms (+-40), budget {args.calls_per_minute}/min "
-          f"per API{throttle}")
+    print(
+        f"upstream latency {args.latency_ms:.0f} ms (+-40), budget {args.calls_per_minute}/min "
+        f"per API{throttle}"
+    )
     print(f"upstream calls: {sum(calls.values())} ({calls}), rows: {stats['total_rows']}")
-    print(f"answered once each: {answered}; refused: {sum(refused.values())} "
-          f"({stats['refused'] or 0}); token paused {pushback[1]:.0f} s over "
-          f"{pushback[0]} refusals seen by the client")
+    print(
+        f"answered once each: {answered}; refused: {sum(refused.values())} "
+        f"({stats['refused'] or 0}); token paused {pushback[1]:.0f} s over "
+        f"{pushback[0]} refusals seen by the client"
+    )
     print(f"errors answered by the upstream: {stats['errors'] or 0}")
     print(f"failed runs: {failed_runs()}")
     print(f"wall time: {wall:.1f} s; floor: {floor:.1f} s; ratio wall/floor: {wall / floor:.3f}")

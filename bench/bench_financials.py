@@ -83,8 +83,10 @@ def run_mode(mode: str, stocks: int, args: argparse.Namespace) -> None:
     print(f"[{mode}] {stocks} stocks, {len(keys)} periods {keys[0]}..{keys[-1]}")
     print(f"[{mode}] upstream calls: {calls} ({stats['calls']}), rows: {stats['total_rows']}")
     print(f"[{mode}] wall time: {wall:.1f} s; floor: {floor:.1f} s; ratio {wall / floor:.3f}")
-    print(f"[{mode}] planned for {args.full_stocks} stocks x {args.full_years} years: "
-          f"{full} calls, floor {full / args.calls_per_minute:.1f} min")
+    print(
+        f"[{mode}] planned for {args.full_stocks} stocks x {args.full_years} years: "
+        f"{full} calls, floor {full / args.calls_per_minute:.1f} min"
+    )
 
 
 def main() -> None:

@@ -70,7 +70,9 @@ def start_server(home: Path, sim: SimServer) -> tuple[subprocess.Popen[bytes], s
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIGHT_")}
     process = spawn_session(
         [sys.executable, "-m", "twilight_serve.mcp", "--transport", "http", "--port", "0"],
-        env={**env, **server_env(home, sim)}, cwd=ROOT, stdout=subprocess.PIPE,
+        env={**env, **server_env(home, sim)},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 120

@@ -74,11 +74,14 @@ def _phase(name: str, pid: int, calls: list[Callable[[], int]], workers: int) ->
     wall, cpu = time.perf_counter() - wall0, _cpu_s(pid) - cpu0
     lat = [t for t, _ in timings]
     rows = sum(n for _, n in timings)
-    print(f"{name}: {len(calls)} calls, {rows / len(calls):,.0f} rows/call; simulator CPU "
-          f"{cpu * 1000 / len(calls):.1f} ms/call; latency ms p50={_pct(lat, .5):.1f} "
-          f"p99={_pct(lat, .99):.1f} max={max(lat) * 1000:.1f} mean="
-          f"{statistics.mean(lat) * 1000:.1f}; wall {wall:.1f}s; "
-          f"peak RSS {_status_mb(pid, 'VmHWM'):.0f} MB", flush=True)
+    print(
+        f"{name}: {len(calls)} calls, {rows / len(calls):,.0f} rows/call; simulator CPU "
+        f"{cpu * 1000 / len(calls):.1f} ms/call; latency ms p50={_pct(lat, 0.5):.1f} "
+        f"p99={_pct(lat, 0.99):.1f} max={max(lat) * 1000:.1f} mean="
+        f"{statistics.mean(lat) * 1000:.1f}; wall {wall:.1f}s; "
+        f"peak RSS {_status_mb(pid, 'VmHWM'):.0f} MB",
+        flush=True,
+    )
 
 
 def main() -> int:
@@ -92,60 +95,112 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
     args = ap.parse_args()
 
-    cmd = [sys.executable, "-m", "twilight_sim", "--stocks", str(args.stocks), "--start",
-           args.start, "--end", args.end, "--rate-limit", "0", "--cache-mb",
-           str(args.cache_mb), "--port", str(args.port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "twilight_sim",
+        "--stocks",
+        str(args.stocks),
+        "--start",
+        args.start,
+        "--end",
+        args.end,
+        "--rate-limit",
+        "0",
+        "--cache-mb",
+        str(args.cache_mb),
+        "--port",
+        str(args.port),
+    ]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         url = proc.stdout.readline().strip() if proc.stdout else ""
         if not url:
             raise SystemExit("the simulator did not start")
         pid = proc.pid
-        print(f"market of {args.stocks} stocks {args.start}..{args.end} (--cache-mb "
-              f"{args.cache_mb}) up at {url} in {time.perf_counter() - t0:.2f}s, RSS "
-              f"{_status_mb(pid, 'VmRSS'):.0f} MB", flush=True)
+        print(
+            f"market of {args.stocks} stocks {args.start}..{args.end} (--cache-mb "
+            f"{args.cache_mb}) up at {url} in {time.perf_counter() - t0:.2f}s, RSS "
+            f"{_status_mb(pid, 'VmRSS'):.0f} MB",
+            flush=True,
+        )
         client = httpx.Client(timeout=300, limits=httpx.Limits(max_connections=16))
-        cal = client.post(url, json={
-            "api_name": "trade_cal", "token": "bench", "fields": "cal_date",
-            "params": {"start_date": args.start, "end_date": args.end, "is_open": "1"}}).json()
+        cal = client.post(
+            url,
+            json={
+                "api_name": "trade_cal",
+                "token": "bench",
+                "fields": "cal_date",
+                "params": {"start_date": args.start, "end_date": args.end, "is_open": "1"},
+            },
+        ).json()
         days = sorted(r[0] for r in cal["data"]["items"])
         step = max(1, len(days) // args.dates)
         sample = days[::step][: args.dates]
         random.Random(7).shuffle(sample)  # a backfill's chunks run in no particular order
         for api in ("daily", "adj_factor", "daily_basic"):
-            _phase(f"{api} by trade_date ({len(sample)} dates over {len(days)})", pid,
-                   [lambda a=api, d=d: _post(client, url, a, {"trade_date": d})
-                    for d in sample], args.workers)
+            _phase(
+                f"{api} by trade_date ({len(sample)} dates over {len(days)})",
+                pid,
+                [lambda a=api, d=d: _post(client, url, a, {"trade_date": d}) for d in sample],
+                args.workers,
+            )
 
-        codes = [r[0] for r in client.post(url, json={
-            "api_name": "stock_basic", "token": "bench", "fields": "ts_code",
-            "params": {}}).json()["data"]["items"]]
+        codes = [
+            r[0]
+            for r in client.post(
+                url,
+                json={
+                    "api_name": "stock_basic",
+                    "token": "bench",
+                    "fields": "ts_code",
+                    "params": {},
+                },
+            ).json()["data"]["items"]
+        ]
         picked = random.Random(11).sample(codes, min(100, len(codes)))
 
         def kline(code: str, beg: str, end: str) -> int:
             secid = ("1." if code.endswith(".SH") else "0.") + code[:6]
-            r = client.get(f"{url}/api/qt/stock/kline/get", params={
-                "secid": secid, "klt": "101", "fqt": "0", "beg": beg, "end": end})
+            r = client.get(
+                f"{url}/api/qt/stock/kline/get",
+                params={"secid": secid, "klt": "101", "fqt": "0", "beg": beg, "end": end},
+            )
             data = r.json()["data"]
             return len(data["klines"]) if data else 0
 
         for k in range(3):  # a cross-source check per backfill chunk: 100 stocks, 8 in flight
             lo = len(days) * (k + 1) // 4
             beg, end = days[lo], days[min(lo + 99, len(days) - 1)]
-            _phase(f"cross-source kline {beg}..{end} ({len(picked)} stocks)", pid,
-                   [lambda c=c, b=beg, e=end: kline(c, b, e) for c in picked], 8)
-        _phase("daily by ts_code (full history, 50 stocks)", pid,
-               [lambda c=c: _post(client, url, "daily", {"ts_code": c}) for c in codes[:50]],
-               args.workers)
-        periods = [f"{y}{md}" for y in range(int(args.start[:4]), int(args.end[:4]))
-                   for md in ("0331", "0630", "0930", "1231")]
-        _phase("income_vip by period (first page)", pid,
-               [lambda p=p: _post(client, url, "income_vip", {"period": p}) for p in periods],
-               args.workers)
-        print(f"simulator peak RSS: {_status_mb(pid, 'VmHWM'):.0f} MB; CPU in all "
-              f"{_cpu_s(pid):.1f}s")
+            _phase(
+                f"cross-source kline {beg}..{end} ({len(picked)} stocks)",
+                pid,
+                [lambda c=c, b=beg, e=end: kline(c, b, e) for c in picked],
+                8,
+            )
+        _phase(
+            "daily by ts_code (full history, 50 stocks)",
+            pid,
+            [lambda c=c: _post(client, url, "daily", {"ts_code": c}) for c in codes[:50]],
+            args.workers,
+        )
+        periods = [
+            f"{y}{md}"
+            for y in range(int(args.start[:4]), int(args.end[:4]))
+            for md in ("0331", "0630", "0930", "1231")
+        ]
+        _phase(
+            "income_vip by period (first page)",
+            pid,
+            [lambda p=p: _post(client, url, "income_vip", {"period": p}) for p in periods],
+            args.workers,
+        )
+        print(
+            f"simulator peak RSS: {_status_mb(pid, 'VmHWM'):.0f} MB; CPU in all {_cpu_s(pid):.1f}s"
+        )
         client.close()
     finally:
         proc.terminate()

@@ -421,7 +421,9 @@ def no_quarantined_rows(scope: Scope) -> Outcome:
         {"table": spec.name},
     )
     return _verdict(
-        scope, count, sample,
+        scope,
+        count,
+        sample,
         ok="no row of its current partitions was quarantined",
         bad="upstream row(s) quarantined (see meta_quarantine; they stay in the raw table)",
         counter="quarantined_rows",
@@ -440,7 +442,9 @@ def no_unknown_columns(scope: Scope) -> Outcome:
         "raw_rows DESC, column_name",
     )
     return _verdict(
-        scope, count, sample,
+        scope,
+        count,
+        sample,
         ok="the upstream sent no column that sql/ does not declare",
         bad=f"upstream column(s) not declared in sql/ (kept in {raw}.extra_fields; "
         "the schema may have drifted)",

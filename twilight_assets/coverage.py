@@ -23,5 +23,8 @@ def fetched_partitions(settings: TwilightSettings, table: str, keys: Sequence[st
     with WarehouseReader.from_settings(settings) as reader:
         ledger = reader.partitions(table)
     wanted = set(keys)
-    return {k for k, rows in zip(ledger["partition_key"], ledger["rows"], strict=True)
-            if k in wanted and rows > 0}
+    return {
+        k
+        for k, rows in zip(ledger["partition_key"], ledger["rows"], strict=True)
+        if k in wanted and rows > 0
+    }

@@ -11,7 +11,6 @@ at the same time claim the partitions they fetch (``warehouse.claims``), so over
 not either.
 """
 
-
 import json
 import logging
 import time
@@ -70,8 +69,9 @@ class FetchConfig(Config):
 class AlternateSource(Protocol):
     """A second source for a table (AKShare for ``daily``): when and how it answers instead."""
 
-    def fetch(self, client: TushareClient, requests: list[TushareRequest]
-              ) -> Iterable[tuple[TushareRequest, pd.DataFrame]]:
+    def fetch(
+        self, client: TushareClient, requests: list[TushareRequest]
+    ) -> Iterable[tuple[TushareRequest, pd.DataFrame]]:
         """Answers of ``requests``, from Tushare or, where it cannot answer, from this source."""
         ...
 

@@ -193,8 +193,11 @@ def verify_daily(
         )
         frames, failed = provider.daily_many(asked, start, end, settings.akshare_max_in_flight)
         good = [f for f in frames if not f.empty]
-        akshare = (pd.concat(good, ignore_index=True) if good
-                   else pd.DataFrame(columns=["ts_code", "trade_date", *FIELDS]))
+        akshare = (
+            pd.concat(good, ignore_index=True)
+            if good
+            else pd.DataFrame(columns=["ts_code", "trade_date", *FIELDS])
+        )
         if asked and len(failed) == len(asked):
             raise AkshareUnavailableError(f"every one of {len(asked)} AKShare calls failed")
         codes = sorted(set(asked) - set(failed))

@@ -25,9 +25,7 @@ from twilight_assets.definitions import defs
 def _assets_for(apis: Sequence[str]) -> list[AssetsDefinition]:
     wanted = set(apis)
     return [
-        a
-        for a in defs.assets or []
-        if isinstance(a, AssetsDefinition) and a.key.path[-1] in wanted
+        a for a in defs.assets or [] if isinstance(a, AssetsDefinition) and a.key.path[-1] in wanted
     ]
 
 

@@ -128,8 +128,11 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
         parser.error("--chunk and --parallel must be at least 1")
     settings = get_settings()
     if not _ensure_calendar(settings, opts.start, opts.end):
-        print("twilight backfill: the stored calendar does not cover the range (the upstream's "
-              "calendar ends before it, or loading it failed: see the log above)", file=sys.stderr)
+        print(
+            "twilight backfill: the stored calendar does not cover the range (the upstream's "
+            "calendar ends before it, or loading it failed: see the log above)",
+            file=sys.stderr,
+        )
         return 2
     cal = load_calendar(settings)
     apis = opts.tables.split(",")
@@ -157,8 +160,11 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
             say=reporter.say, on_poll=progress.poll,
         )  # fmt: skip
     if failed:
-        print(f"twilight backfill: {len(failed)} chunk(s) failed; rerun the same command to "
-              "resume (finished partitions are not fetched again)", file=sys.stderr)
+        print(
+            f"twilight backfill: {len(failed)} chunk(s) failed; rerun the same command to "
+            "resume (finished partitions are not fetched again)",
+            file=sys.stderr,
+        )
         return 1
     print(f"backfill complete: {progress.summary()}")
     return 0
@@ -180,11 +186,12 @@ def _cmd_publish(args: argparse.Namespace, rest: list[str]) -> int:
     try:
         info = publish_snapshot(warehouse, timeout=opts.timeout)
     except (OSError, TimeoutError) as exc:  # a full disk; writers holding the lock too long
-        print(f"twilight publish: nothing published ({exc}); readers keep the snapshot they "
-              "have", file=sys.stderr)
+        print(
+            f"twilight publish: nothing published ({exc}); readers keep the snapshot they have",
+            file=sys.stderr,
+        )
         return 1
-    print(f"published {info.path} (generation {info.generation}, "
-          f"{info.size_bytes / 1e6:.1f} MB)")
+    print(f"published {info.path} (generation {info.generation}, {info.size_bytes / 1e6:.1f} MB)")
     if pending is not None:
         print(f"it holds the writes waiting for a snapshot since {pending:%Y-%m-%d %H:%M:%S} UTC")
     if problem is not None and not (problem == "missing" and info.generation == 1):  # not new
@@ -203,8 +210,13 @@ def _cmd_demo(args: argparse.Namespace, rest: list[str]) -> int:
     parser.add_argument("--mcp-port", type=int, default=8765, help="MCP HTTP server port")
     parser.add_argument("--no-serve", action="store_true", help="build the warehouse and exit")
     opts = parser.parse_args(rest)
-    return run_demo(days=opts.days, serve=not opts.no_serve, port=opts.port,
-                    api_port=opts.api_port, mcp_port=opts.mcp_port)
+    return run_demo(
+        days=opts.days,
+        serve=not opts.no_serve,
+        port=opts.port,
+        api_port=opts.api_port,
+        mcp_port=opts.mcp_port,
+    )
 
 
 def _cmd_serve(args: argparse.Namespace, rest: list[str]) -> int:
@@ -297,8 +309,11 @@ def _run_summary(since: float) -> str | None:
         kinds = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_CHECK_EVALUATION}
         events = [e.dagster_event for e in instance.all_logs(run.run_id, of_type=kinds)]
     materialized = sum(e is not None and e.is_step_materialization for e in events)
-    checks = [e.event_specific_data for e in events
-              if e is not None and e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION]
+    checks = [
+        e.event_specific_data
+        for e in events
+        if e is not None and e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
     passed = sum(bool(getattr(c, "passed", False)) for c in checks)
     return (f"run {run.run_id}: {run.status.value}, {materialized} materialization(s), "
             f"checks {passed}/{len(checks)} passed")  # fmt: skip
@@ -333,8 +348,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, list[str]], int]]] 
     "serve": ("run the read API (`twilight serve --host --port`)", _cmd_serve),
     "token": ("create, revoke or list read-API bearer tokens", _cmd_token),
     "mcp": ("run the MCP server (`twilight mcp --transport stdio|http --host --port`)", _cmd_mcp),
-    "dagster": ("run the dagster CLI on this home's instance (`twilight dagster asset ...`)",
-                _cmd_dagster),
+    "dagster": (
+        "run the dagster CLI on this home's instance (`twilight dagster asset ...`)",
+        _cmd_dagster,
+    ),
     "sim": ("run the simulated Tushare upstream in the foreground (`twilight sim -h`)", _cmd_sim),
 }
 

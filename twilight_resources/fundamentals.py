@@ -36,8 +36,9 @@ def latest_period(reader: WarehouseReader, ts_code: str, as_of: date) -> date | 
         f"SELECT end_date FROM normalized_{table} WHERE ts_code = $code AND {ann} <= $as_of"
         for table, (ann, _) in STATEMENTS.items()
     )
-    frame = reader.query(f"SELECT max(end_date) AS p FROM ({union})", {"code": ts_code,
-                                                                       "as_of": as_of})
+    frame = reader.query(
+        f"SELECT max(end_date) AS p FROM ({union})", {"code": ts_code, "as_of": as_of}
+    )
     value = frame["p"].iloc[0]
     return None if pd.isna(value) else pd.Timestamp(value).date()
 

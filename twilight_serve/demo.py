@@ -56,9 +56,10 @@ def build_sample_warehouse(settings: TwilightSettings, days: int) -> None:
     instance = DagsterInstance.get()
     started = time.monotonic()
     financials = [table.api for table in FINANCIAL_TABLES]
-    with Reporter("[demo] stages", 3, "done", rate=False) as reporter, _heartbeat(
-        reporter, settings, [*ALL_TABLES, *financials]
-    ) as stage:
+    with (
+        Reporter("[demo] stages", 3, "done", rate=False) as reporter,
+        _heartbeat(reporter, settings, [*ALL_TABLES, *financials]) as stage,
+    ):
 
         def progress(group: str, partitions: int) -> None:
             stage(f"{group}: {partitions} partition(s)")
@@ -84,7 +85,11 @@ def build_sample_warehouse(settings: TwilightSettings, days: int) -> None:
             reporter.say("[demo] 3/3 disclosure calendar and financial statements for "
                          f"{', '.join(periods)}")  # fmt: skip
             materialize_tables(
-                financials, instance, start=periods[0], end=periods[-1], on_group=progress,
+                financials,
+                instance,
+                start=periods[0],
+                end=periods[-1],
+                on_group=progress,
                 with_checks=True,
             )
         reporter.update(3, info="")

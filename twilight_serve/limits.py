@@ -86,4 +86,3 @@ def uvicorn_limits() -> dict[str, Any]:
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
         "limit_concurrency": LIMIT_CONCURRENCY,
     }
-

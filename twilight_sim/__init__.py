@@ -5,5 +5,12 @@ from twilight_sim.fields import FIELDS, ROW_CAPS
 from twilight_sim.market import Market
 from twilight_sim.server import SimConfig, SimServer, start_simulator
 
-__all__ = ["FIELDS", "ROW_CAPS", "FaultConfig", "Market", "SimConfig", "SimServer",
-           "start_simulator"]
+__all__ = [
+    "FIELDS",
+    "ROW_CAPS",
+    "FaultConfig",
+    "Market",
+    "SimConfig",
+    "SimServer",
+    "start_simulator",
+]

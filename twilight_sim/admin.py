@@ -33,9 +33,15 @@ def _body(request: SimRequest) -> dict[str, object]:
 
 def _health(server: SimServer, request: SimRequest) -> object:
     m = server.market
-    return {"status": "ok", "seed": m.seed, "n_stocks": m.universe.size,
-            "start_date": str(m.start), "end_date": str(m.end),
-            "now": m.clock.now.isoformat(), "url": server.url}
+    return {
+        "status": "ok",
+        "seed": m.seed,
+        "n_stocks": m.universe.size,
+        "start_date": str(m.start),
+        "end_date": str(m.end),
+        "now": m.clock.now.isoformat(),
+        "url": server.url,
+    }
 
 
 def _stats(server: SimServer, request: SimRequest) -> object:
@@ -71,8 +77,14 @@ def _config(server: SimServer, request: SimRequest) -> object:
 
 
 def _apis(server: SimServer, request: SimRequest) -> object:
-    return {api: {"fields": field_names(api), "default_fields": default_fields(api),
-                  "row_cap": ROW_CAPS[api]} for api in sorted(HANDLERS)}
+    return {
+        api: {
+            "fields": field_names(api),
+            "default_fields": default_fields(api),
+            "row_cap": ROW_CAPS[api],
+        }
+        for api in sorted(HANDLERS)
+    }
 
 
 def _akshare(server: SimServer, request: SimRequest) -> object:
@@ -82,16 +94,25 @@ def _akshare(server: SimServer, request: SimRequest) -> object:
     return server.eastmoney.faults.model_dump()
 
 
-ENDPOINTS = {"health": _health, "stats": _stats, "reset": _reset, "faults": _faults,
-             "clock": _clock, "config": _config, "apis": _apis, "akshare": _akshare}
+ENDPOINTS = {
+    "health": _health,
+    "stats": _stats,
+    "reset": _reset,
+    "faults": _faults,
+    "clock": _clock,
+    "config": _config,
+    "apis": _apis,
+    "akshare": _akshare,
+}
 POST_ONLY = {"reset"}
 
 
 def handle(server: SimServer, request: SimRequest, name: str) -> SimResponse:
     endpoint = ENDPOINTS.get(name)
     if endpoint is None:
-        return _json({"error": f"unknown admin endpoint {name!r}", "endpoints": sorted(ENDPOINTS)},
-                     404)
+        return _json(
+            {"error": f"unknown admin endpoint {name!r}", "endpoints": sorted(ENDPOINTS)}, 404
+        )
     if name in POST_ONLY and request.method != "POST":
         return _json({"error": f"use POST /_sim/{name}"}, 405)
     try:

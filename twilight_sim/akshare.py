@@ -182,14 +182,18 @@ class EastmoneyService:
             return hit
 
     def _bars_of(self, ts_code: str | None, start: int, end: int) -> pd.DataFrame:
-        params: dict[str, object] = {"start_date": str(start), "end_date": str(end),
-                                     "now": f"{end}T23:59:59"}
+        params: dict[str, object] = {
+            "start_date": str(start),
+            "end_date": str(end),
+            "now": f"{end}T23:59:59",
+        }
         if ts_code is not None:
             params["ts_code"] = ts_code
         bars = self.market.query("daily", **params)
         if not bars.empty:
-            basic = self.market.query("daily_basic", fields="ts_code,trade_date,turnover_rate",
-                                      **params)
+            basic = self.market.query(
+                "daily_basic", fields="ts_code,trade_date,turnover_rate", **params
+            )
             bars = bars.merge(basic, on=["ts_code", "trade_date"], how="left")
         return bars
 

@@ -24,11 +24,18 @@ if TYPE_CHECKING:
     from twilight_sim.market import Market
 
 HANDLERS: dict[str, Handler] = {
-    "stock_basic": mk.stock_basic, "trade_cal": mk.trade_cal, "daily": mk.daily,
-    "weekly": mk.weekly, "monthly": mk.monthly, "adj_factor": mk.adj_factor,
-    "daily_basic": mk.daily_basic, "index_basic": mk.index_basic,
-    "index_daily": mk.index_daily, "index_dailybasic": mk.index_dailybasic,
-    "index_weight": mk.index_weight, **REPORT_HANDLERS,
+    "stock_basic": mk.stock_basic,
+    "trade_cal": mk.trade_cal,
+    "daily": mk.daily,
+    "weekly": mk.weekly,
+    "monthly": mk.monthly,
+    "adj_factor": mk.adj_factor,
+    "daily_basic": mk.daily_basic,
+    "index_basic": mk.index_basic,
+    "index_daily": mk.index_daily,
+    "index_dailybasic": mk.index_dailybasic,
+    "index_weight": mk.index_weight,
+    **REPORT_HANDLERS,
 }
 UNLIMITED = 1 << 62
 # Handlers that compute only the page asked for: a query for more rows (in-process, no row cap)
@@ -60,8 +67,11 @@ def finalize(frame: pd.DataFrame, api: str, names: list[str]) -> pd.DataFrame:
             continue
         raw = frame[name].to_numpy()
         if field.kind == "float":
-            values = (raw.astype(np.float64) if raw.dtype.kind in "fiu" else
-                      pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(float))
+            values = (
+                raw.astype(np.float64)
+                if raw.dtype.kind in "fiu"
+                else pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(float)
+            )
             out[name] = np.round(np.where(np.isfinite(values), values, np.nan), field.decimals)
         elif field.kind == "int":
             out[name] = raw.astype(np.int64)
@@ -74,8 +84,14 @@ def finalize(frame: pd.DataFrame, api: str, names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(out, columns=names)
 
 
-def answer(market: Market, api: str, params: Mapping[str, object] | None, fields: object,
-           vis: Visibility, cap: int | None = None) -> Answer:
+def answer(
+    market: Market,
+    api: str,
+    params: Mapping[str, object] | None,
+    fields: object,
+    vis: Visibility,
+    cap: int | None = None,
+) -> Answer:
     """One page of ``api`` as Tushare would send it (offset/limit from the params)."""
     handler = HANDLERS.get(api)
     if handler is None:

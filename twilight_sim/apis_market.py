@@ -46,19 +46,26 @@ def day_range(m: Market, p: Params, vis: Visibility) -> tuple[int, int]:
 
 def page(frame: pd.DataFrame, offset: int, limit: int) -> Page:
     """Rows [offset, offset + limit) of a fully built answer, with its total."""
-    return frame.iloc[offset: offset + limit].reset_index(drop=True), len(frame)
+    return frame.iloc[offset : offset + limit].reset_index(drop=True), len(frame)
 
 
 def stock_basic(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     u = m.universe
     gone = (u.exit_date > 0) & (u.exit_date <= vis.today)
-    status = np.where(gone & (u.exit_kind == EXIT_DELISTED), "D",
-                      np.where(gone & (u.exit_kind == EXIT_PAUSED), "P", "L"))
+    status = np.where(
+        gone & (u.exit_kind == EXIT_DELISTED),
+        "D",
+        np.where(gone & (u.exit_kind == EXIT_PAUSED), "P", "L"),
+    )
     ok = (u.list_date <= vis.today) & (status == (p.text("list_status", ("L", "D", "P")) or "L"))
     exchange = np.array([BOARDS[b].exchange for b in u.board])
     market = np.array([BOARDS[b].market for b in u.board])
-    for name, values in (("exchange", exchange), ("market", market), ("name", np.array(u.name)),
-                         ("is_hs", np.array(u.is_hs))):
+    for name, values in (
+        ("exchange", exchange),
+        ("market", market),
+        ("name", np.array(u.name)),
+        ("is_hs", np.array(u.is_hs)),
+    ):
         wanted = p.text(name)
         if wanted is not None:
             ok &= values == wanted
@@ -66,15 +73,33 @@ def stock_basic(m: Market, p: Params, vis: Visibility, offset: int, limit: int) 
     if subset is not None:
         ok &= np.isin(np.arange(u.size), subset)
     i = np.flatnonzero(ok)
-    text = {name: np.asarray(getattr(u, name), dtype=object)[i] for name in (
-        "ts_code", "symbol", "name", "area", "industry", "fullname", "enname", "cnspell",
-        "is_hs", "act_name", "act_ent_type")}
-    frame = pd.DataFrame({
-        **text, "market": market[i].astype(object), "exchange": exchange[i].astype(object),
-        "curr_type": "CNY", "list_status": status[i].astype(object),
-        "list_date": u.list_date[i].astype(str).astype(object),
-        "delist_date": np.where(status[i] == "D", u.exit_date[i].astype(str), None),
-    })
+    text = {
+        name: np.asarray(getattr(u, name), dtype=object)[i]
+        for name in (
+            "ts_code",
+            "symbol",
+            "name",
+            "area",
+            "industry",
+            "fullname",
+            "enname",
+            "cnspell",
+            "is_hs",
+            "act_name",
+            "act_ent_type",
+        )
+    }
+    frame = pd.DataFrame(
+        {
+            **text,
+            "market": market[i].astype(object),
+            "exchange": exchange[i].astype(object),
+            "curr_type": "CNY",
+            "list_status": status[i].astype(object),
+            "list_date": u.list_date[i].astype(str).astype(object),
+            "delist_date": np.where(status[i] == "D", u.exit_date[i].astype(str), None),
+        }
+    )
     return page(frame, offset, limit)
 
 
@@ -91,11 +116,14 @@ def trade_cal(m: Market, p: Params, vis: Visibility, offset: int, limit: int) ->
     if is_open is not None:
         ok &= cal.is_open == (is_open == "1")
     i = np.flatnonzero(ok)[::-1]
-    frame = pd.DataFrame({
-        "exchange": exchange, "cal_date": cal.cal_dates[i].astype(str).astype(object),
-        "is_open": cal.is_open[i].astype(np.int64),
-        "pretrade_date": cal.pretrade[i].astype(str).astype(object),
-    })
+    frame = pd.DataFrame(
+        {
+            "exchange": exchange,
+            "cal_date": cal.cal_dates[i].astype(str).astype(object),
+            "is_open": cal.is_open[i].astype(np.int64),
+            "pretrade_date": cal.pretrade[i].astype(str).astype(object),
+        }
+    )
     return page(frame, offset, limit)
 
 
@@ -119,8 +147,9 @@ def daily_basic(m: Market, p: Params, vis: Visibility, offset: int, limit: int) 
 
 def _periodic(api: str, m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     trade_date = p.date("trade_date")
-    start, end = (trade_date, trade_date) if trade_date else (p.date("start_date"),
-                                                              p.date("end_date"))
+    start, end = (
+        (trade_date, trade_date) if trade_date else (p.date("start_date"), p.date("end_date"))
+    )
     p0, p1 = m.periods.period_range(api, start, end, vis.last_day)
     pi, s, total = m.periods.select(api, p0, p1, stock_indices(m, p.codes()), offset, limit)
     return m.periods.frame(api, pi, s), total
@@ -149,17 +178,25 @@ def _index_ids(m: Market, codes: list[str] | None) -> list[int]:
     return sorted(i for i in (m.indices.find(c) for c in codes) if i >= 0)
 
 
-def _index_rows(m: Market, p: Params, vis: Visibility, ids: list[int], offset: int, limit: int,
-                columns: tuple[str, ...]) -> Page:
+def _index_rows(
+    m: Market,
+    p: Params,
+    vis: Visibility,
+    ids: list[int],
+    offset: int,
+    limit: int,
+    columns: tuple[str, ...],
+) -> Page:
     t0, t1 = day_range(m, p, vis)
     days = np.arange(t1 - 1, t0 - 1, -1)
     t = np.repeat(days, len(ids))
     which = np.tile(np.array(ids, dtype=np.int64), days.size)
     total = t.size
-    t, which = t[offset: offset + limit], which[offset: offset + limit]
+    t, which = t[offset : offset + limit], which[offset : offset + limit]
     cols: dict[str, object] = {
         "ts_code": np.array([m.indices.defs[i].ts_code for i in which], dtype=object),
-        "trade_date": m.days.trade_dates[t].astype(str).astype(object)}
+        "trade_date": m.days.trade_dates[t].astype(str).astype(object),
+    }
     for name in columns:
         values = np.empty(t.size)
         for i in ids:
@@ -171,8 +208,15 @@ def _index_rows(m: Market, p: Params, vis: Visibility, ids: list[int], offset: i
 
 def index_daily(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     ids = _index_ids(m, [p.require("ts_code")])
-    frame, total = _index_rows(m, p, vis, ids, offset, limit,
-                               ("close", "open", "high", "low", "pre_close", "vol", "amount"))
+    frame, total = _index_rows(
+        m,
+        p,
+        vis,
+        ids,
+        offset,
+        limit,
+        ("close", "open", "high", "low", "pre_close", "vol", "amount"),
+    )
     frame["change"] = frame["close"].round(4) - frame["pre_close"].round(4)
     frame["pct_chg"] = frame["change"] / frame["pre_close"].round(4) * 100
     return frame, total
@@ -180,9 +224,26 @@ def index_daily(m: Market, p: Params, vis: Visibility, offset: int, limit: int) 
 
 def index_dailybasic(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     ids = _index_ids(m, p.codes())
-    return _index_rows(m, p, vis, ids, offset, limit,
-                       ("total_mv", "float_mv", "total_share", "float_share", "free_share",
-                        "turnover_rate", "turnover_rate_f", "pe", "pe_ttm", "pb"))
+    return _index_rows(
+        m,
+        p,
+        vis,
+        ids,
+        offset,
+        limit,
+        (
+            "total_mv",
+            "float_mv",
+            "total_share",
+            "float_share",
+            "free_share",
+            "turnover_rate",
+            "turnover_rate_f",
+            "pe",
+            "pe_ttm",
+            "pb",
+        ),
+    )
 
 
 def index_weight(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:

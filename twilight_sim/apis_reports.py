@@ -25,24 +25,31 @@ def _query(m: Market, p: Params, vis: Visibility, need_code: bool) -> ReportQuer
         p.require("ts_code")
     codes = p.codes()
     ann = p.date("ann_date") or p.date("f_ann_date")
-    return ReportQuery(stocks=stock_indices(m, codes), period=p.date("period"), ann_date=ann,
-                       start=p.date("start_date"), end=p.date("end_date"), today=vis.today)
+    return ReportQuery(
+        stocks=stock_indices(m, codes),
+        period=p.date("period"),
+        ann_date=ann,
+        start=p.date("start_date"),
+        end=p.date("end_date"),
+        today=vis.today,
+    )
 
 
 def _statement(vip: bool) -> Handler:
     def handler(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
-        frame = m.reports.statement(_query(m, p, vis, not vip),
-                                    p.text("report_type", REPORT_TYPES))
+        frame = m.reports.statement(_query(m, p, vis, not vip), p.text("report_type", REPORT_TYPES))
         comp_type = p.text("comp_type", ("1", "2", "3", "4"))
         if comp_type is not None:
             frame = frame[frame["comp_type"] == comp_type]
         return page(frame, offset, limit)
+
     return handler
 
 
 def _indicator(vip: bool) -> Handler:
     def handler(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
         return page(m.reports.indicators(_query(m, p, vis, not vip)), offset, limit)
+
     return handler
 
 
@@ -54,22 +61,30 @@ def forecast(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> 
 def _express(vip: bool) -> Handler:
     def handler(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
         return page(m.notices.express(_query(m, p, vis, not vip)), offset, limit)
+
     return handler
 
 
 def disclosure_date(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
-    query = ReportQuery(stocks=stock_indices(m, p.codes()), period=p.date("end_date"),
-                        today=vis.today)
+    query = ReportQuery(
+        stocks=stock_indices(m, p.codes()), period=p.date("end_date"), today=vis.today
+    )
     frame = m.notices.disclosure(query, p.date("pre_date"), p.date("actual_date"))
     return page(frame, offset, limit)
 
 
 REPORT_HANDLERS: dict[str, Handler] = {
-    "income": _statement(False), "income_vip": _statement(True),
-    "balancesheet": _statement(False), "balancesheet_vip": _statement(True),
-    "cashflow": _statement(False), "cashflow_vip": _statement(True),
-    "fina_indicator": _indicator(False), "fina_indicator_vip": _indicator(True),
-    "forecast": forecast, "forecast_vip": forecast,
-    "express": _express(False), "express_vip": _express(True),
+    "income": _statement(False),
+    "income_vip": _statement(True),
+    "balancesheet": _statement(False),
+    "balancesheet_vip": _statement(True),
+    "cashflow": _statement(False),
+    "cashflow_vip": _statement(True),
+    "fina_indicator": _indicator(False),
+    "fina_indicator_vip": _indicator(True),
+    "forecast": forecast,
+    "forecast_vip": forecast,
+    "express": _express(False),
+    "express_vip": _express(True),
     "disclosure_date": disclosure_date,
 }

@@ -39,14 +39,16 @@ def limits(u: Universe, days: TradingCalendar, t: IntArray, s: IntArray) -> IntA
 class BarView:
     """Derives OHLCV, adj_factor and selections from a :class:`PriceBook`."""
 
-    def __init__(self, rng: HashRng, universe: Universe, days: TradingCalendar,
-                 book: PriceBook) -> None:
+    def __init__(
+        self, rng: HashRng, universe: Universe, days: TradingCalendar, book: PriceBook
+    ) -> None:
         self.rng, self.u, self.days, self.book = rng, universe, days, book
         self._codes = np.asarray(universe.ts_code, dtype=object)
         self._dates = days.trade_dates.astype(str).astype(object)
 
-    def ohlcv(self, t: IntArray, s: IntArray, pre: IntArray, close: IntArray
-              ) -> dict[str, Array[np.float64]]:
+    def ohlcv(
+        self, t: IntArray, s: IntArray, pre: IntArray, close: IntArray
+    ) -> dict[str, Array[np.float64]]:
         """Bars for pairs that trade (pre > 0); prices in yuan, vol in lots, amount in 1000 yuan."""
         u, rng = self.u, self.rng
         lim = limits(u, self.days, t, s)
@@ -57,27 +59,40 @@ class BarView:
         gap = np.exp(0.5 * sig * rng.normal("open", t, s) + 0.3 * drift)
         open_ = np.clip(np.round(pre * gap).astype(np.int64), down, up)
         top = np.maximum(open_, close)
-        high = np.minimum(top + np.round(top * np.abs(rng.normal("high", t, s)) * 0.5 * sig)
-                          .astype(np.int64), up)
+        high = np.minimum(
+            top + np.round(top * np.abs(rng.normal("high", t, s)) * 0.5 * sig).astype(np.int64), up
+        )
         bottom = np.minimum(open_, close)
-        low = np.maximum(bottom - np.round(bottom * np.abs(rng.normal("low", t, s)) * 0.5 * sig)
-                         .astype(np.int64), down)
+        low = np.maximum(
+            bottom
+            - np.round(bottom * np.abs(rng.normal("low", t, s)) * 0.5 * sig).astype(np.int64),
+            down,
+        )
         vol = self.volume(t, s, pre, close)
         vwap = low + (high - low) * (0.25 + 0.5 * rng.uniform("vwap", t, s))
         amount = np.round(vol * vwap / 1000, 3)  # lots*100 shares * cents/100 / 1000
         return {
-            "open": open_ / 100, "high": high / 100, "low": low / 100, "close": close / 100,
-            "pre_close": pre / 100, "change": np.round((close - pre) / 100, 2),
-            "pct_chg": np.round((close - pre) / pre * 100, 4), "vol": vol, "amount": amount,
+            "open": open_ / 100,
+            "high": high / 100,
+            "low": low / 100,
+            "close": close / 100,
+            "pre_close": pre / 100,
+            "change": np.round((close - pre) / 100, 2),
+            "pct_chg": np.round((close - pre) / pre * 100, 4),
+            "vol": vol,
+            "amount": amount,
         }
 
-    def volume(self, t: IntArray, s: IntArray, pre: IntArray, close: IntArray
-               ) -> Array[np.float64]:
+    def volume(self, t: IntArray, s: IntArray, pre: IntArray, close: IntArray) -> Array[np.float64]:
         """Volume in lots: a turnover draw that rises with the size of the move."""
         u = self.u
         first_day = self.book.list_idx[s] == t
-        turnover = (u.turnover[s] * np.exp(0.4 * self.rng.normal("vol", t, s))
-                    * (1 + 10 * np.abs(close / pre - 1)) * np.where(first_day, 20.0, 1.0))
+        turnover = (
+            u.turnover[s]
+            * np.exp(0.4 * self.rng.normal("vol", t, s))
+            * (1 + 10 * np.abs(close / pre - 1))
+            * np.where(first_day, 20.0, 1.0)
+        )
         turnover = np.minimum(turnover, 60.0)
         return np.round(turnover / 100 * u.float_share[s] * 100, 2)  # 10k shares -> lots
 
@@ -106,13 +121,20 @@ class BarView:
         for b in range(t0 // BLOCK_DAYS, (t1 - 1) // BLOCK_DAYS + 1 if t1 > t0 else 0):
             arr = getattr(self.book.block(b), which)
             lo, hi = max(t0, b * BLOCK_DAYS), min(t1, (b + 1) * BLOCK_DAYS)
-            rows = arr[lo - b * BLOCK_DAYS: hi - b * BLOCK_DAYS]
+            rows = arr[lo - b * BLOCK_DAYS : hi - b * BLOCK_DAYS]
             part = rows if stocks is None else rows[:, stocks]
-            counts[lo - t0: hi - t0] = (part > 0).sum(axis=1)
+            counts[lo - t0 : hi - t0] = (part > 0).sum(axis=1)
         return counts
 
-    def select(self, t0: int, t1: int, stocks: IntArray | None, offset: int, limit: int,
-               listed: bool = False) -> tuple[IntArray, IntArray, int]:
+    def select(
+        self,
+        t0: int,
+        t1: int,
+        stocks: IntArray | None,
+        offset: int,
+        limit: int,
+        listed: bool = False,
+    ) -> tuple[IntArray, IntArray, int]:
         """One page of (day, stock) pairs, newest day first then by code; plus the total."""
         counts = self.day_counts(t0, t1, stocks, listed)[::-1]
         cum = np.cumsum(counts)

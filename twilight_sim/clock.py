@@ -17,8 +17,16 @@ import numpy as np
 from twilight_sim.calendar import TradingCalendar, to_int
 
 PUBLISH_TIME = time(16, 0)
-_FORMATS = ("%Y%m%d %H:%M:%S", "%Y%m%dT%H:%M:%S", "%Y%m%d %H:%M", "%Y%m%dT%H:%M",
-            "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M")
+_FORMATS = (
+    "%Y%m%d %H:%M:%S",
+    "%Y%m%dT%H:%M:%S",
+    "%Y%m%d %H:%M",
+    "%Y%m%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+)
 
 
 def parse_now(value: str | datetime) -> datetime:

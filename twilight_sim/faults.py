@@ -63,10 +63,16 @@ class FaultPlan:
 
     @property
     def kinds(self) -> list[str]:
-        flags = {"drop": self.drop, "timeout": self.timeout, "http_error": self.status is not None,
-                 "rate_limit": self.rate_limited, "refusal": self.refusal is not None,
-                 "latency": self.delay_s > 0,
-                 "malformed": self.malformed, "extra_column": self.extra_column}
+        flags = {
+            "drop": self.drop,
+            "timeout": self.timeout,
+            "http_error": self.status is not None,
+            "rate_limit": self.rate_limited,
+            "refusal": self.refusal is not None,
+            "latency": self.delay_s > 0,
+            "malformed": self.malformed,
+            "extra_column": self.extra_column,
+        }
         return [k for k, on in flags.items() if on]
 
 
@@ -120,8 +126,9 @@ class FaultInjector:
         else:
             plan.rate_limited = self._rate_burst(token, hit("ratelimit", cfg.rate_limit_rate))
         if hit("latency", cfg.latency_rate):
-            plan.delay_s = (cfg.latency_ms + cfg.jitter_ms * rng.scalar("jitter", key, attempt)
-                            ) / 1000
+            plan.delay_s = (
+                cfg.latency_ms + cfg.jitter_ms * rng.scalar("jitter", key, attempt)
+            ) / 1000
         plan.malformed = hit("malformed", cfg.malformed_rate)
         plan.extra_column = hit("extra", cfg.extra_column_rate)
         return plan

@@ -121,9 +121,7 @@ FINA_SPECS: dict[str, str] = {
         "or_yoy q_gr_yoy- q_gr_qoq- q_sales_yoy q_sales_qoq- q_op_yoy- q_op_qoq q_profit_yoy- "
         "q_profit_qoq- q_netprofit_yoy- q_netprofit_qoq- equity_yoy rd_exp- update_flag:s-"
     ),
-    "disclosure_date": (
-        "ts_code:s ann_date:s end_date:s pre_date:s actual_date:s modify_date:s-"
-    ),
+    "disclosure_date": ("ts_code:s ann_date:s end_date:s pre_date:s actual_date:s modify_date:s-"),
 }
 
 # Money in yuan is rounded to the fen, and so is EPS (as in real statements); other ratios and
@@ -149,8 +147,11 @@ FINA_DECIMALS: dict[str, dict[str, int]] = {
     "income": _money("income"),
     "balancesheet": _money("balancesheet"),
     "cashflow": _money("cashflow"),
-    "fina_indicator": {**dict.fromkeys((*_FINA_MONEY, "eps", "dt_eps", "dt_netprofit_yoy"), 2),
-                       "fcff": 4, "fcfe": 4},
+    "fina_indicator": {
+        **dict.fromkeys((*_FINA_MONEY, "eps", "dt_eps", "dt_netprofit_yoy"), 2),
+        "fcff": 4,
+        "fcfe": 4,
+    },
     "express": dict.fromkeys(_EXPRESS_MONEY, 2),
     "forecast": {"net_profit_min": 2, "net_profit_max": 2, "last_parent_net": 2},
 }

@@ -21,8 +21,12 @@ from twilight_sim.universe import Universe
 Array = npt.NDArray
 SEASON = np.array([0.22, 0.25, 0.25, 0.28])
 # Legal windows (month, day) of first and last announcement day, by quarter of the period.
-WINDOWS = {1: ((4, 8), (4, 30)), 2: ((7, 12), (8, 31)), 3: ((10, 8), (10, 31)),
-           4: ((1, 15), (4, 30))}
+WINDOWS = {
+    1: ((4, 8), (4, 30)),
+    2: ((7, 12), (8, 31)),
+    3: ((10, 8), (10, 31)),
+    4: ((1, 15), (4, 30)),
+}
 RESTATE_P = 0.04
 GROWTH_YEARS = 4.0  # growth fades: a company grows at most ~(1 + g) ** 4 away from its anchor
 EQUITY_FLOOR = 0.25  # share of the anchor's book value that losses never eat through
@@ -106,8 +110,11 @@ class Fundamentals:
 
     def annual_profit(self, year: int) -> Array[np.float64]:
         cols = np.flatnonzero(self.years == year)
-        return self.np_attr[:, cols].sum(axis=1) if cols.size == 4 else np.full(
-            self.revenue.shape[0], np.nan)
+        return (
+            self.np_attr[:, cols].sum(axis=1)
+            if cols.size == 4
+            else np.full(self.revenue.shape[0], np.nan)
+        )
 
     def dividend_per_share(self, year: int) -> Array[np.float64]:
         """Cash (yuan per share) paid out of fiscal ``year``'s profit, 0 if none."""
@@ -118,12 +125,17 @@ class Fundamentals:
         return self.payout[:, k] * np.maximum(profit, 0.0) / self.shares
 
 
-def build_fundamentals(rng: HashRng, u: Universe, first_year: int, last_period: int,
-                       start: int) -> Fundamentals:
+def build_fundamentals(
+    rng: HashRng, u: Universe, first_year: int, last_period: int, start: int
+) -> Fundamentals:
     """Drivers from ``first_year`` Q1 through the last quarter ending on or before the range;
     ``start`` is the range's first day (the anchor of stocks listed before it)."""
-    periods = [(y, q) for y in range(first_year, last_period // 10000 + 1) for q in (1, 2, 3, 4)
-               if period_end(y, q) <= last_period]
+    periods = [
+        (y, q)
+        for y in range(first_year, last_period // 10000 + 1)
+        for q in (1, 2, 3, 4)
+        if period_end(y, q) <= last_period
+    ]
     years = np.array([y for y, _ in periods])
     quarters = np.array([q for _, q in periods])
     n, nq = u.size, len(periods)
@@ -146,8 +158,12 @@ def build_fundamentals(rng: HashRng, u: Universe, first_year: int, last_period: 
     year_shock = 0.12 * rng.normal("yshock", *sy)
     mid_quarter = years + (quarters - 1) / 4.0 + 0.125
     level = np.exp(trend.at(mid_quarter[:, None]).T + year_shock)
-    revenue = rev0[:, None] * level * SEASON[quarters - 1][None, :] * np.exp(
-        0.05 * rng.normal("qnoise", *sq))
+    revenue = (
+        rev0[:, None]
+        * level
+        * SEASON[quarters - 1][None, :]
+        * np.exp(0.05 * rng.normal("qnoise", *sq))
+    )
     year_margin = margin[:, None] + 0.04 * rng.normal("ymargin", *sy)
     n_income = revenue * year_margin + 0.01 * revenue * rng.normal("npnoise", *sq)
     minority_gain = n_income * (0.12 * rng.uniform("minority", s))[:, None]
@@ -170,14 +186,19 @@ def build_fundamentals(rng: HashRng, u: Universe, first_year: int, last_period: 
         paid[:, q] = payout[:, k] * np.maximum(annual[:, k], 0.0)
     retained = np.cumsum(attr - paid, axis=1)
     anchor_q = np.maximum(np.searchsorted(mid_quarter, anchor) - 1, 0)
-    equity = np.maximum(base_eq[:, None] + retained - retained[s, anchor_q][:, None],
-                        EQUITY_FLOOR * base_eq[:, None])
+    equity = np.maximum(
+        base_eq[:, None] + retained - retained[s, anchor_q][:, None],
+        EQUITY_FLOOR * base_eq[:, None],
+    )
     minority = np.maximum(base_eq[:, None] * 0.05 + np.cumsum(minority_gain, axis=1), 0.0)
     debt = np.clip(0.15 + 0.6 * rng.uniform("debt", s), 0.1, 0.9)
     debt_q = np.clip(debt[:, None] + 0.02 * rng.normal("debtq", *sq), 0.05, 0.95)
     assets = (equity + minority) / (1.0 - debt_q)
-    cash = assets * np.clip((0.05 + 0.25 * rng.uniform("cashr", s))[:, None]
-                            + 0.02 * rng.normal("cashq", *sq), 0.01, 0.6)
+    cash = assets * np.clip(
+        (0.05 + 0.25 * rng.uniform("cashr", s))[:, None] + 0.02 * rng.normal("cashq", *sq),
+        0.01,
+        0.6,
+    )
     ocf = n_income + 0.01 * assets + 0.08 * revenue * rng.normal("ocf", *sq)
 
     ann = _announcements(rng, u, years, quarters)
@@ -187,16 +208,34 @@ def build_fundamentals(rng: HashRng, u: Universe, first_year: int, last_period: 
     gone = (u.exit_date[:, None] > 0) & (restate_date >= u.exit_date[:, None])
     restate_date = np.where(gone, 0, restate_date)
     restate_k = np.where(restate_date > 0, 0.92 + 0.16 * rng.uniform("restk", *sq), 1.0)
-    comp_type = np.where(np.array(u.industry) == "银行", 2,
-                         np.where(np.array(u.industry) == "证券", 4, 1))
-    return Fundamentals(years, quarters, np.array([period_end(y, q) for y, q in periods]),
-                        revenue, n_income, minority_gain, equity, minority, assets, cash, ocf,
-                        ann, restate_date, restate_k, comp_type, trend, payout,
-                        u.total_share * 1e4)
+    comp_type = np.where(
+        np.array(u.industry) == "银行", 2, np.where(np.array(u.industry) == "证券", 4, 1)
+    )
+    return Fundamentals(
+        years,
+        quarters,
+        np.array([period_end(y, q) for y, q in periods]),
+        revenue,
+        n_income,
+        minority_gain,
+        equity,
+        minority,
+        assets,
+        cash,
+        ocf,
+        ann,
+        restate_date,
+        restate_k,
+        comp_type,
+        trend,
+        payout,
+        u.total_share * 1e4,
+    )
 
 
-def _announcements(rng: HashRng, u: Universe, years: Array[np.int64],
-                   quarters: Array[np.int64]) -> Array[np.int64]:
+def _announcements(
+    rng: HashRng, u: Universe, years: Array[np.int64], quarters: Array[np.int64]
+) -> Array[np.int64]:
     """Original announcement day of each report, inside its legal window; 0 if none."""
     n, nq = u.size, years.size
     s = np.arange(n)
@@ -210,6 +249,7 @@ def _announcements(rng: HashRng, u: Universe, years: Array[np.int64],
     for q in range(4, nq):
         if quarters[q] == 1 and quarters[q - 1] == 4:
             ann[:, q] = np.maximum(ann[:, q], ann[:, q - 1])
-    alive = (ann >= u.list_date[:, None]) & ((u.exit_date[:, None] == 0)
-                                             | (ann < u.exit_date[:, None]))
+    alive = (ann >= u.list_date[:, None]) & (
+        (u.exit_date[:, None] == 0) | (ann < u.exit_date[:, None])
+    )
     return np.where(alive, ann, 0)

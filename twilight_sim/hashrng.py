@@ -44,8 +44,11 @@ class HashRng:
 
     def bits(self, stream: str, *keys: IntLike) -> npt.NDArray[np.uint64]:
         with np.errstate(over="ignore"):
-            x = _mix(np.asarray([(self.seed * 1_000_003 + stream_id(stream)) & (2**64 - 1)],
-                                dtype=np.uint64))
+            x = _mix(
+                np.asarray(
+                    [(self.seed * 1_000_003 + stream_id(stream)) & (2**64 - 1)], dtype=np.uint64
+                )
+            )
             for key in keys:
                 k = np.asarray(key).astype(np.int64).astype(np.uint64)
                 x = _mix(x ^ (k * _GOLDEN + np.uint64(0x632BE59BD9B4E019)))

@@ -45,24 +45,145 @@ class IndexDef:
 
 _CSI, _SZ = "中证指数有限公司", "深圳证券信息有限公司"
 INDEX_DEFS = (
-    IndexDef("000001.SH", "上证指数", "上证综合指数", "SSE", _CSI, "综合指数", "19901219", 100.0,
-             "19910715", "总市值加权", 0, None, 0, None, 3500.0),
-    IndexDef("000300.SH", "沪深300", "沪深300指数", "CSI", _CSI, "规模指数", "20041231", 1000.0,
-             "20050408", "自由流通市值加权", None, None, 0, 300, 4900.0),
-    IndexDef("000905.SH", "中证500", "中证小盘500指数", "CSI", _CSI, "规模指数", "20041231",
-             1000.0, "20070115", "自由流通市值加权", None, None, 300, 800, 7000.0),
-    IndexDef("399001.SZ", "深证成指", "深证成份指数", "SZSE", _SZ, "规模指数", "19940720", 1000.0,
-             "19950123", "自由流通市值加权", 1, None, 0, 500, 14000.0),
-    IndexDef("399006.SZ", "创业板指", "创业板指数", "SZSE", _SZ, "规模指数", "20100531", 1000.0,
-             "20100601", "自由流通市值加权", 1, (2,), 0, 100, 3300.0),
-    IndexDef("000016.SH", "上证50", "上证50指数", "SSE", _CSI, "规模指数", "20031231", 1000.0,
-             "20040102", "自由流通市值加权", 0, None, 0, 50, 3200.0),
-    IndexDef("000852.SH", "中证1000", "中证1000指数", "CSI", _CSI, "规模指数", "20041231",
-             1000.0, "20141017", "自由流通市值加权", None, None, 800, 1800, 7500.0),
+    IndexDef(
+        "000001.SH",
+        "上证指数",
+        "上证综合指数",
+        "SSE",
+        _CSI,
+        "综合指数",
+        "19901219",
+        100.0,
+        "19910715",
+        "总市值加权",
+        0,
+        None,
+        0,
+        None,
+        3500.0,
+    ),
+    IndexDef(
+        "000300.SH",
+        "沪深300",
+        "沪深300指数",
+        "CSI",
+        _CSI,
+        "规模指数",
+        "20041231",
+        1000.0,
+        "20050408",
+        "自由流通市值加权",
+        None,
+        None,
+        0,
+        300,
+        4900.0,
+    ),
+    IndexDef(
+        "000905.SH",
+        "中证500",
+        "中证小盘500指数",
+        "CSI",
+        _CSI,
+        "规模指数",
+        "20041231",
+        1000.0,
+        "20070115",
+        "自由流通市值加权",
+        None,
+        None,
+        300,
+        800,
+        7000.0,
+    ),
+    IndexDef(
+        "399001.SZ",
+        "深证成指",
+        "深证成份指数",
+        "SZSE",
+        _SZ,
+        "规模指数",
+        "19940720",
+        1000.0,
+        "19950123",
+        "自由流通市值加权",
+        1,
+        None,
+        0,
+        500,
+        14000.0,
+    ),
+    IndexDef(
+        "399006.SZ",
+        "创业板指",
+        "创业板指数",
+        "SZSE",
+        _SZ,
+        "规模指数",
+        "20100531",
+        1000.0,
+        "20100601",
+        "自由流通市值加权",
+        1,
+        (2,),
+        0,
+        100,
+        3300.0,
+    ),
+    IndexDef(
+        "000016.SH",
+        "上证50",
+        "上证50指数",
+        "SSE",
+        _CSI,
+        "规模指数",
+        "20031231",
+        1000.0,
+        "20040102",
+        "自由流通市值加权",
+        0,
+        None,
+        0,
+        50,
+        3200.0,
+    ),
+    IndexDef(
+        "000852.SH",
+        "中证1000",
+        "中证1000指数",
+        "CSI",
+        _CSI,
+        "规模指数",
+        "20041231",
+        1000.0,
+        "20141017",
+        "自由流通市值加权",
+        None,
+        None,
+        800,
+        1800,
+        7500.0,
+    ),
 )
-SERIES = ("close", "open", "high", "low", "pre_close", "vol", "amount", "total_mv", "float_mv",
-          "total_share", "float_share", "free_share", "turnover_rate", "turnover_rate_f", "pe",
-          "pe_ttm", "pb")
+SERIES = (
+    "close",
+    "open",
+    "high",
+    "low",
+    "pre_close",
+    "vol",
+    "amount",
+    "total_mv",
+    "float_mv",
+    "total_share",
+    "float_share",
+    "free_share",
+    "turnover_rate",
+    "turnover_rate_f",
+    "pe",
+    "pe_ttm",
+    "pb",
+)
 
 
 def _cap_weights(weights: Array[np.float64], cap: float) -> Array[np.float64]:
@@ -119,7 +240,7 @@ class IndexBook:
         mv = ref * u.total_share
         order = np.flatnonzero(ok)[np.argsort(-mv[ok], kind="stable")]
         if d.rank_hi is not None:
-            order = order[self._scaled(d.rank_lo) if d.rank_lo else 0: self._scaled(d.rank_hi)]
+            order = order[self._scaled(d.rank_lo) if d.rank_lo else 0 : self._scaled(d.rank_hi)]
         stocks = np.sort(order).astype(np.int64)
         if stocks.size == 0:
             return stocks, mv[:0], mv[:0]
@@ -144,19 +265,23 @@ class IndexBook:
             level = self._segment(out, stocks, factor, int(bounds[m]), int(bounds[m + 1]), level)
         return out
 
-    def _segment(self, out: dict[str, Array], stocks: IntArray, factor: Array, t0: int,
-                 t1: int, level: float) -> float:
+    def _segment(
+        self, out: dict[str, Array], stocks: IntArray, factor: Array, t0: int, t1: int, level: float
+    ) -> float:
         u = self.bars.u
         lo = max(t0 - 1, 0)
         win = self.bars.book.window(lo, t1, stocks)
         rows = t1 - t0
-        close = win.close[t0 - lo:].astype(np.float64)
-        prev = win.close[:-1].astype(np.float64) if t0 > 0 else np.vstack(
-            [np.where(win.pre[0] > 0, win.pre[0], close[0])[None, :], close[:-1]])
+        close = win.close[t0 - lo :].astype(np.float64)
+        prev = (
+            win.close[:-1].astype(np.float64)
+            if t0 > 0
+            else np.vstack([np.where(win.pre[0] > 0, win.pre[0], close[0])[None, :], close[:-1]])
+        )
         shares = u.total_share[stocks] * 1e4
         mv_prev = prev * shares * factor
         weight = mv_prev / np.maximum(mv_prev.sum(axis=1, keepdims=True), 1.0)
-        pre = win.pre[t0 - lo:]
+        pre = win.pre[t0 - lo :]
         r, c = np.nonzero(pre > 0)
         t, s = r + t0, stocks[c]
         bars = self.bars.ohlcv(t, s, pre[r, c].astype(np.int64), close[r, c].astype(np.int64))
@@ -177,16 +302,27 @@ class IndexBook:
             level = out["close"][k]
         return level
 
-    def _basics(self, out: dict[str, Array], t0: int, t1: int, close: Array, stocks: IntArray,
-                r: IntArray, metrics: dict[str, Array]) -> None:
+    def _basics(
+        self,
+        out: dict[str, Array],
+        t0: int,
+        t1: int,
+        close: Array,
+        stocks: IntArray,
+        r: IntArray,
+        metrics: dict[str, Array],
+    ) -> None:
         u = self.bars.u
         rows = t1 - t0
         price = close / 100
         out["total_mv"][t0:t1] = (price * u.total_share[stocks]).sum(axis=1) * 1e4
         out["float_mv"][t0:t1] = (price * u.float_share[stocks]).sum(axis=1) * 1e4
         listed = close > 0
-        for key, arr in (("total_share", u.total_share), ("float_share", u.float_share),
-                         ("free_share", u.free_share)):
+        for key, arr in (
+            ("total_share", u.total_share),
+            ("float_share", u.float_share),
+            ("free_share", u.free_share),
+        ):
             out[key][t0:t1] = (listed * arr[stocks]).sum(axis=1) * 1e4
         vol_shares = np.bincount(r, metrics["vol"] * 100, minlength=rows)
         mv = np.bincount(r, metrics["total_mv"] * 1e4, minlength=rows)
@@ -202,19 +338,37 @@ class IndexBook:
         dates = self.bars.days.trade_dates
         for m in months:
             stocks, weights, _ = self.members(i, int(m))
-            frames.append(pd.DataFrame({
-                "index_code": self.defs[i].ts_code,
-                "con_code": np.asarray(self.bars.u.ts_code, dtype=object)[stocks],
-                "trade_date": str(dates[self.rebalance[m]]),
-                "weight": weights,
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "index_code": self.defs[i].ts_code,
+                        "con_code": np.asarray(self.bars.u.ts_code, dtype=object)[stocks],
+                        "trade_date": str(dates[self.rebalance[m]]),
+                        "weight": weights,
+                    }
+                )
+            )
         cols = ["index_code", "con_code", "trade_date", "weight"]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
     def basic_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([{
-            "ts_code": d.ts_code, "name": d.name, "fullname": d.fullname, "market": d.market,
-            "publisher": d.publisher, "index_type": d.category, "category": d.category,
-            "base_date": d.base_date, "base_point": d.base_point, "list_date": d.list_date,
-            "weight_rule": d.weight_rule, "desc": f"{d.fullname}（模拟市场）", "exp_date": None,
-        } for d in self.defs])
+        return pd.DataFrame(
+            [
+                {
+                    "ts_code": d.ts_code,
+                    "name": d.name,
+                    "fullname": d.fullname,
+                    "market": d.market,
+                    "publisher": d.publisher,
+                    "index_type": d.category,
+                    "category": d.category,
+                    "base_date": d.base_date,
+                    "base_point": d.base_point,
+                    "list_date": d.list_date,
+                    "weight_rule": d.weight_rule,
+                    "desc": f"{d.fullname}（模拟市场）",
+                    "exp_date": None,
+                }
+                for d in self.defs
+            ]
+        )

@@ -44,8 +44,15 @@ def _check_date(name: str, value: str) -> int:
 
 
 class Market:
-    def __init__(self, seed: int = 20240101, n_stocks: int = 200, start_date: str = "20220101",
-                 end_date: str | None = None, n_indices: int = 5, cache_mb: int = 256) -> None:
+    def __init__(
+        self,
+        seed: int = 20240101,
+        n_stocks: int = 200,
+        start_date: str = "20220101",
+        end_date: str | None = None,
+        n_indices: int = 5,
+        cache_mb: int = 256,
+    ) -> None:
         start = _check_date("start_date", start_date)
         end = _check_date("end_date", end_date or DEFAULT_END)
         if end <= start:
@@ -57,13 +64,22 @@ class Market:
         if self.days.n_days == 0:
             raise ValueError("the simulated range holds no trading day")
         self.calendar = TradingCalendar(start, end // 10000 * 10000 + 1231)
-        last_quarter = max(p for p in (y * 10000 + md for y in (end // 10000 - 1, end // 10000)
-                                       for md in (331, 630, 930, 1231)) if p <= end)
-        self.fund = build_fundamentals(self.rng, self.universe, start // 10000 - 2, last_quarter,
-                                       start)
+        last_quarter = max(
+            p
+            for p in (
+                y * 10000 + md
+                for y in (end // 10000 - 1, end // 10000)
+                for md in (331, 630, 930, 1231)
+            )
+            if p <= end
+        )
+        self.fund = build_fundamentals(
+            self.rng, self.universe, start // 10000 - 2, last_quarter, start
+        )
         dividends = plan_dividends(self.rng, self.universe, self.days, self.fund)
-        self.book = PriceBook(self.rng, self.universe, self.days, dividends, self.fund.trend,
-                              cache_mb << 20)
+        self.book = PriceBook(
+            self.rng, self.universe, self.days, dividends, self.fund.trend, cache_mb << 20
+        )
         self.bars = BarView(self.rng, self.universe, self.days, self.book)
         self.periods = PeriodView(self.bars)
         self.valuation = Valuation(self.bars, self.fund)
@@ -77,13 +93,19 @@ class Market:
     def visibility(self, now: str | datetime | None = None) -> Visibility:
         return visibility(self.clock.now if now is None else parse_now(now), self.days)
 
-    def answer(self, api: str, params: Mapping[str, object] | None = None, fields: object = None,
-               now: str | datetime | None = None) -> Answer:
+    def answer(
+        self,
+        api: str,
+        params: Mapping[str, object] | None = None,
+        fields: object = None,
+        now: str | datetime | None = None,
+    ) -> Answer:
         """One capped page, exactly as the HTTP server sends it."""
         return answer(self, api, params, fields, self.visibility(now))
 
-    def query(self, api: str, fields: object = None, now: str | datetime | None = None,
-              **params: object) -> pd.DataFrame:
+    def query(
+        self, api: str, fields: object = None, now: str | datetime | None = None, **params: object
+    ) -> pd.DataFrame:
         """Every matching row of ``api`` (no row cap), like ``pro.<api>(**params)``."""
         return answer(self, api, params, fields, self.visibility(now), cap=UNLIMITED).frame
 

@@ -30,8 +30,9 @@ class PeriodView:
             self.ends[api] = ends
             self.starts[api] = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
 
-    def period_range(self, api: str, start: int | None, end: int | None, last_day: int
-                     ) -> tuple[int, int]:
+    def period_range(
+        self, api: str, start: int | None, end: int | None, last_day: int
+    ) -> tuple[int, int]:
         """Periods [p0, p1) whose end date lies in [start, end] and is visible by ``last_day``."""
         end_dates = self.bars.days.trade_dates[self.ends[api]]
         p0 = 0 if start is None else int(np.searchsorted(end_dates, start, "left"))
@@ -44,12 +45,13 @@ class PeriodView:
         parts = []
         for b in range(d0 // BLOCK_DAYS, (d1 - 1) // BLOCK_DAYS + 1):
             pre = self.bars.book.block(b).pre
-            rows = pre[max(d0 - b * BLOCK_DAYS, 0): d1 - b * BLOCK_DAYS]
+            rows = pre[max(d0 - b * BLOCK_DAYS, 0) : d1 - b * BLOCK_DAYS]
             parts.append((rows if stocks is None else rows[:, stocks]) > 0)
         return np.concatenate(parts)
 
-    def select(self, api: str, p0: int, p1: int, stocks: IntArray | None, offset: int,
-               limit: int) -> tuple[IntArray, IntArray, int]:
+    def select(
+        self, api: str, p0: int, p1: int, stocks: IntArray | None, offset: int, limit: int
+    ) -> tuple[IntArray, IntArray, int]:
         """One page of (period, stock) pairs, newest period first, then by code."""
         if p1 <= p0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
@@ -65,9 +67,24 @@ class PeriodView:
 
     def frame(self, api: str, p: IntArray, s: IntArray) -> pd.DataFrame:
         if p.size == 0:
-            return self.bars.frame(p, s, {k: np.zeros(0) for k in
-                                          ("close", "open", "high", "low", "pre_close",
-                                           "change", "pct_chg", "vol", "amount")})
+            return self.bars.frame(
+                p,
+                s,
+                {
+                    k: np.zeros(0)
+                    for k in (
+                        "close",
+                        "open",
+                        "high",
+                        "low",
+                        "pre_close",
+                        "change",
+                        "pct_chg",
+                        "vol",
+                        "amount",
+                    )
+                },
+            )
         starts, ends = self.starts[api], self.ends[api]
         stocks, col = np.unique(s, return_inverse=True)
         pmin, pmax = int(p.min()), int(p.max())
@@ -79,9 +96,10 @@ class PeriodView:
         last_bar = np.maximum.accumulate(np.where(valid, row_idx, -1), axis=0)
         valid[: first_day - lo] = False  # lookback rows only feed pre_close
         r, c = np.nonzero(valid)
-        bars = self.bars.ohlcv(r + lo, stocks[c], win.pre[r, c].astype(np.int64),
-                               win.close[r, c].astype(np.int64))
-        seg = starts[pmin: pmax + 1] - lo
+        bars = self.bars.ohlcv(
+            r + lo, stocks[c], win.pre[r, c].astype(np.int64), win.close[r, c].astype(np.int64)
+        )
+        seg = starts[pmin : pmax + 1] - lo
 
         def matrix(name: str, fill: float) -> Array[np.float64]:
             out = np.full(valid.shape, fill)

@@ -59,8 +59,9 @@ class DividendPlan:
     step: Array[np.float64]  # adj_factor multiplier on the ex-day, 1.0 until paid
 
 
-def plan_dividends(rng: HashRng, universe: Universe, days: TradingCalendar,
-                   fund: Fundamentals) -> DividendPlan:
+def plan_dividends(
+    rng: HashRng, universe: Universe, days: TradingCalendar, fund: Fundamentals
+) -> DividendPlan:
     """Cash dividends between late May and July, out of the previous year's reported profit
     (``fund.payout``), so dividend yields agree with the statements and P/E."""
     first, last = int(days.trade_dates[0]) // 10000, int(days.trade_dates[-1]) // 10000
@@ -76,26 +77,36 @@ def plan_dividends(rng: HashRng, universe: Universe, days: TradingCalendar,
             while not is_open(target):
                 target += timedelta(days=1)
             ex_day[i, k] = days.day_index(to_int(target))
-    return DividendPlan(years, ex_day, planned, np.zeros_like(ex_day),
-                        np.ones(ex_day.shape, dtype=np.float64))
+    return DividendPlan(
+        years, ex_day, planned, np.zeros_like(ex_day), np.ones(ex_day.shape, dtype=np.float64)
+    )
 
 
 class PriceBook:
     """Lazily generated ``(day, stock)`` close/pre-close blocks with a byte-bounded LRU cache."""
 
-    def __init__(self, rng: HashRng, universe: Universe, days: TradingCalendar,
-                 dividends: DividendPlan, trend: Trend, cache_bytes: int = 256 << 20) -> None:
+    def __init__(
+        self,
+        rng: HashRng,
+        universe: Universe,
+        days: TradingCalendar,
+        dividends: DividendPlan,
+        trend: Trend,
+        cache_bytes: int = 256 << 20,
+    ) -> None:
         self.rng, self.u, self.days, self.div, self.trend = rng, universe, days, dividends, trend
         self.n_days = days.n_days
         self.n_blocks = (self.n_days + BLOCK_DAYS - 1) // BLOCK_DAYS
         dates = days.trade_dates
         listed_before = universe.list_date < dates[0]
         self.list_idx = np.where(listed_before, -1, np.searchsorted(dates, universe.list_date))
-        self.exit_idx = np.where(universe.exit_date > 0,
-                                 np.searchsorted(dates, universe.exit_date), self.n_days)
+        self.exit_idx = np.where(
+            universe.exit_date > 0, np.searchsorted(dates, universe.exit_date), self.n_days
+        )
         start_close = np.where(listed_before & (self.exit_idx > 0), universe.init_price, 0)
         self._states: dict[int, _State] = {
-            0: _State(start_close.astype(np.int64), np.zeros(universe.size, dtype=np.int64))}
+            0: _State(start_close.astype(np.int64), np.zeros(universe.size, dtype=np.int64))
+        }
         self._cache: OrderedDict[int, Block] = OrderedDict()
         self._cache_bytes = cache_bytes
         self._lock = threading.RLock()
@@ -132,8 +143,9 @@ class PriceBook:
             parts.append(Block(blk.close[lo:hi][:, stocks], blk.pre[lo:hi][:, stocks]))
         if len(parts) == 1:
             return parts[0]
-        return Block(np.concatenate([p.close for p in parts]),
-                     np.concatenate([p.pre for p in parts]))
+        return Block(
+            np.concatenate([p.close for p in parts]), np.concatenate([p.pre for p in parts])
+        )
 
     def ensure(self, t: int) -> None:
         """Generate through day ``t`` at least once so dividend records up to it are final."""
@@ -150,8 +162,9 @@ class PriceBook:
         z = rng.normal("ret", t_idx[:, None], stock[None, :])
         mkt = MARKET_VOL * rng.normal("mkt", t_idx) + 0.0002
         u_susp = rng.uniform("susp", t_idx[:, None], stock[None, :])
-        susp_len = 1 + np.minimum(np.floor(-np.log1p(-rng.uniform("susplen", t_idx[:, None],
-                                                                   stock[None, :])) * 5), 59)
+        susp_len = 1 + np.minimum(
+            np.floor(-np.log1p(-rng.uniform("susplen", t_idx[:, None], stock[None, :])) * 5), 59
+        )
         close = state.close.copy()
         susp_left = state.susp_left.copy()
         out_close = np.zeros((t1 - t0, n), dtype=np.int32)
@@ -165,8 +178,9 @@ class PriceBook:
             year = self._year_of_day[t]
             ex = (div.ex_day[:, year] == t) & (close > 0)
             if ex.any():
-                paid = np.maximum(np.floor(np.minimum(div.planned[ex, year],
-                                                      close[ex] * MAX_CASH)), 1).astype(np.int64)
+                paid = np.maximum(
+                    np.floor(np.minimum(div.planned[ex, year], close[ex] * MAX_CASH)), 1
+                ).astype(np.int64)
                 div.cash[ex, year] = paid
                 div.step[ex, year] = close[ex] / (close[ex] - paid)
                 close[ex] -= paid

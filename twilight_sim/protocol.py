@@ -69,8 +69,9 @@ def encode_items(frame: pd.DataFrame, api: str) -> str:
     decimals = {f.name: f.decimals for f in FIELDS.get(api, ())}
     floats = [c for c in frame.columns if frame[c].dtype.kind == "f"]
     top = min(max([decimals.get(c, 6) for c in floats] + [1]), 15)
-    biggest = max((float(np.nanmax(np.abs(frame[c].to_numpy()), initial=0.0)) for c in floats),
-                  default=0.0)
+    biggest = max(
+        (float(np.nanmax(np.abs(frame[c].to_numpy()), initial=0.0)) for c in floats), default=0.0
+    )
     if biggest < 10.0 ** (15 - top):
         # Printing every float with ``top`` decimals is exact below this magnitude: one C pass.
         return frame.to_json(orient="values", double_precision=top, force_ascii=False)
@@ -84,12 +85,14 @@ def encode_items(frame: pd.DataFrame, api: str) -> str:
 
 def success_body(rid: str, fields: list[str], items_json: str, has_more: bool) -> bytes:
     head = json.dumps({"request_id": rid, "code": OK, "msg": ""}, ensure_ascii=False)[:-1]
-    data = (f'{{"fields":{json.dumps(fields, ensure_ascii=False)},"items":{items_json},'
-            f'"has_more":{"true" if has_more else "false"}}}')
+    data = (
+        f'{{"fields":{json.dumps(fields, ensure_ascii=False)},"items":{items_json},'
+        f'"has_more":{"true" if has_more else "false"}}}'
+    )
     return f'{head},"data":{data}}}'.encode()
 
 
 def error_body(rid: str, code: int, msg: str) -> bytes:
-    return json.dumps({"request_id": rid, "code": code, "msg": msg, "data": None},
-                      ensure_ascii=False).encode()
-
+    return json.dumps(
+        {"request_id": rid, "code": code, "msg": msg, "data": None}, ensure_ascii=False
+    ).encode()

@@ -64,8 +64,7 @@ class Reports:
         order = np.lexsort((s, -ann, -c))
         return ReportRows(s[order], c[order], v[order]), ann[order]
 
-    def _head(self, rows: ReportRows, ann: IntArray, report_type: str | None
-              ) -> dict[str, object]:
+    def _head(self, rows: ReportRows, ann: IntArray, report_type: str | None) -> dict[str, object]:
         f = self.f
         head: dict[str, object] = {
             "ts_code": self.codes[rows.s],

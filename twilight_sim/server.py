@@ -84,8 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
-        request = SimRequest(method, url.path, dict(parse_qsl(url.query)), dict(self.headers),
-                             body)
+        request = SimRequest(method, url.path, dict(parse_qsl(url.query)), dict(self.headers), body)
         response = self.server.sim.route(request)
         if response.wait_s > 0:
             self.server.sim.stopping.wait(response.wait_s)
@@ -113,18 +112,30 @@ class SimServer:
 
     def __init__(self, config: SimConfig, market: Market | None = None) -> None:
         self.config = config
-        self.market = market or Market(config.seed, config.n_stocks, config.start_date,
-                                       config.end_date, config.n_indices, config.cache_mb)
+        self.market = market or Market(
+            config.seed,
+            config.n_stocks,
+            config.start_date,
+            config.end_date,
+            config.n_indices,
+            config.cache_mb,
+        )
         if config.now:
             self.market.clock.set(config.now)
         self.stopping = threading.Event()
         self.stats_recorder = ServedStats()
         self.faults = FaultInjector(config.faults)
-        policy = AccessPolicy(config.rate_limit_per_minute, config.tokens,
-                              list(config.denied_apis), dict(config.api_limits),
-                              config.throttle_per_minute, config.throttle_block_s,
-                              dict(config.daily_quotas), config.max_ips,
-                              config.limit_window_s)
+        policy = AccessPolicy(
+            config.rate_limit_per_minute,
+            config.tokens,
+            list(config.denied_apis),
+            dict(config.api_limits),
+            config.throttle_per_minute,
+            config.throttle_block_s,
+            dict(config.daily_quotas),
+            config.max_ips,
+            config.limit_window_s,
+        )
         self.tushare = TushareService(self.market, policy, self.faults, self.stats_recorder)
         self._routes: list[tuple[str, re.Pattern[str], RouteHandler]] = [
             ("GET", re.compile(r"^/_sim/(?P<name>\w+)/?$"), self._admin),
@@ -149,8 +160,9 @@ class SimServer:
                     return handler(request, match)
                 except Exception as exc:  # a bug must not kill the connection thread
                     self.stats_recorder.error(500)
-                    return SimResponse(500, f"simulator error: {exc!r}".encode(),
-                                       "text/plain; charset=utf-8")
+                    return SimResponse(
+                        500, f"simulator error: {exc!r}".encode(), "text/plain; charset=utf-8"
+                    )
         return SimResponse(404, b'{"error": "no such route"}')
 
     def _admin(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
@@ -162,8 +174,12 @@ class SimServer:
                 self.market.book.block(b)
         self._httpd = _HTTPServer((self.config.host, self.config.port), _Handler)
         self._httpd.sim = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="twilight-sim",
-                                        kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            name="twilight-sim",
+            kwargs={"poll_interval": 0.1},
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -191,8 +207,9 @@ class SimServer:
         self.tushare.limiter.reset()
         self.faults.reset()
 
-    def set_faults(self, faults: FaultConfig | dict[str, object] | None = None,
-                   **changes: object) -> FaultConfig:
+    def set_faults(
+        self, faults: FaultConfig | dict[str, object] | None = None, **changes: object
+    ) -> FaultConfig:
         """Replace the fault config (``None`` and no changes clears every fault)."""
         base = faults if isinstance(faults, FaultConfig) else FaultConfig(**(faults or {}))
         config = base.model_copy(update=changes) if changes else base

@@ -56,9 +56,15 @@ class AccessPolicy:
     limit_window_s: float = 60.0
 
     def limits(self) -> Limits:
-        return Limits(self.rate_limit_per_minute, dict(self.api_limits), self.throttle_per_minute,
-                      self.throttle_block_s, dict(self.daily_quotas), self.max_ips,
-                      self.limit_window_s)
+        return Limits(
+            self.rate_limit_per_minute,
+            dict(self.api_limits),
+            self.throttle_per_minute,
+            self.throttle_block_s,
+            dict(self.daily_quotas),
+            self.max_ips,
+            self.limit_window_s,
+        )
 
 
 def req_ip(headers: dict[str, str]) -> str:
@@ -77,7 +83,8 @@ class ResponseCache:
     def __init__(self, max_bytes: int = 64 << 20) -> None:
         self.max_bytes = max_bytes
         self._items: OrderedDict[tuple[str, int, int], tuple[list[str], str, bool, int]] = (
-            OrderedDict())
+            OrderedDict()
+        )
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -103,8 +110,9 @@ class ResponseCache:
 
 
 class TushareService:
-    def __init__(self, market: Market, policy: AccessPolicy, faults: FaultInjector,
-                 stats: ServedStats) -> None:
+    def __init__(
+        self, market: Market, policy: AccessPolicy, faults: FaultInjector, stats: ServedStats
+    ) -> None:
         self.market, self.policy, self.faults, self.stats = market, policy, faults, stats
         self.limiter = RateLimiter(policy.limits())
         self.cache = ResponseCache()
@@ -137,8 +145,7 @@ class TushareService:
             if not isinstance(body, dict):
                 raise ValueError("not an object")
         except (ValueError, UnicodeDecodeError):
-            return self._error("", proto.ERR_REQUEST,
-                               "请求格式错误: body must be a JSON object")
+            return self._error("", proto.ERR_REQUEST, "请求格式错误: body must be a JSON object")
         api = str(body.get("api_name") or path_api or "")
         params, fields, token = body.get("params"), body.get("fields"), body.get("token")
         fp = proto.fingerprint(api, params, fields)
@@ -155,16 +162,30 @@ class TushareService:
             return SimResponse(drop=True, wait_s=self.faults.config.timeout_s)
         if plan.status is not None:
             self.stats.error(plan.status)
-            return SimResponse(status=plan.status, wait_s=plan.delay_s,
-                               body=f"simulated HTTP {plan.status}".encode(),
-                               content_type="text/plain; charset=utf-8")
-        response = self._answer(rid, fp, api, params, fields, str(token or ""), plan, attempt,
-                                req.headers)
+            return SimResponse(
+                status=plan.status,
+                wait_s=plan.delay_s,
+                body=f"simulated HTTP {plan.status}".encode(),
+                content_type="text/plain; charset=utf-8",
+            )
+        response = self._answer(
+            rid, fp, api, params, fields, str(token or ""), plan, attempt, req.headers
+        )
         response.wait_s = plan.delay_s
         return response
 
-    def _answer(self, rid: str, fp: str, api: str, params: object, fields: object, token: str,
-                plan: FaultPlan, attempt: int, headers: dict[str, str]) -> SimResponse:
+    def _answer(
+        self,
+        rid: str,
+        fp: str,
+        api: str,
+        params: object,
+        fields: object,
+        token: str,
+        plan: FaultPlan,
+        attempt: int,
+        headers: dict[str, str],
+    ) -> SimResponse:
         policy = self.policy
         if not token or (policy.tokens is not None and token not in policy.tokens):
             return self._error(rid, proto.ERR_TOKEN, proto.MSG_TOKEN)
@@ -195,8 +216,12 @@ class TushareService:
             frame = result.frame
             if corrupt:
                 frame = self.faults.corrupt(frame, plan, attempt)
-            cached = ([str(c) for c in frame.columns], proto.encode_items(frame, api),
-                      result.has_more, len(frame))
+            cached = (
+                [str(c) for c in frame.columns],
+                proto.encode_items(frame, api),
+                result.has_more,
+                len(frame),
+            )
             if not corrupt:
                 self.cache.put(key, cached)
         names, items, has_more, rows = cached

@@ -51,8 +51,11 @@ class ServedStats:
     def snapshot(self) -> dict[str, object]:
         with self._lock:
             return {
-                "calls": dict(self.calls), "rows": dict(self.rows),
-                "total_calls": sum(self.calls.values()), "total_rows": sum(self.rows.values()),
-                "errors": dict(self.errors), "faults": dict(self.faults),
+                "calls": dict(self.calls),
+                "rows": dict(self.rows),
+                "total_calls": sum(self.calls.values()),
+                "total_rows": sum(self.rows.values()),
+                "errors": dict(self.errors),
+                "faults": dict(self.faults),
                 "refused": {limit: dict(apis) for limit, apis in self.refused.items()},
             }

@@ -28,9 +28,15 @@ def running_simulator(config: SimConfig | None = None, **overrides: object) -> I
         server.stop()
 
 
-def call(url: str, api: str, params: dict[str, object] | None = None, fields: object = "",
-         token: str = TEST_TOKEN, client: httpx.Client | None = None,
-         timeout: float = 30.0) -> dict[str, Any]:
+def call(
+    url: str,
+    api: str,
+    params: dict[str, object] | None = None,
+    fields: object = "",
+    token: str = TEST_TOKEN,
+    client: httpx.Client | None = None,
+    timeout: float = 30.0,
+) -> dict[str, Any]:
     """POST one Tushare request and return the decoded JSON envelope."""
     body = {"api_name": api, "token": token, "params": params or {}, "fields": fields}
     return (client or shared_client()).post(url, json=body, timeout=timeout).json()

@@ -32,8 +32,15 @@ class Board:
 
 BOARDS = (
     Board("主板", "SSE", ".SH", (range(600000, 606000),), 19901219, 10, 0.33),
-    Board("主板", "SZSE", ".SZ", (range(1, 1000), range(1200, 1400), range(2001, 4000)),
-          19910403, 10, 0.30),
+    Board(
+        "主板",
+        "SZSE",
+        ".SZ",
+        (range(1, 1000), range(1200, 1400), range(2001, 4000)),
+        19910403,
+        10,
+        0.30,
+    ),
     Board("创业板", "SZSE", ".SZ", (range(300001, 302000),), 20091030, 20, 0.25),
     Board("科创板", "SSE", ".SH", (range(688001, 689000),), 20190722, 20, 0.12),
 )
@@ -183,14 +190,17 @@ def build_universe(seed: int, n: int, start: int, end: int) -> Universe:
 
     total = np.clip(np.exp(np.log(60000) + 1.0 * rng.normal("shares", idx)), 3000, 3_000_000)
     young = list_date > start - 10000
-    float_ratio = np.where(young, 0.25 + 0.2 * rng.uniform("flt", idx),
-                           0.6 + 0.4 * rng.uniform("flt", idx))
+    float_ratio = np.where(
+        young, 0.25 + 0.2 * rng.uniform("flt", idx), 0.6 + 0.4 * rng.uniform("flt", idx)
+    )
     float_share = np.round(total * float_ratio, 4)
     free_share = np.round(float_share * (0.45 + 0.5 * rng.uniform("free", idx)), 4)
     ipo_in_range = list_date >= start
-    price = np.where(ipo_in_range,
-                     np.exp(np.log(18.0) + 0.5 * rng.normal("ipo", idx)),
-                     np.exp(np.log(12.0) + 0.8 * rng.normal("px0", idx)))
+    price = np.where(
+        ipo_in_range,
+        np.exp(np.log(18.0) + 0.5 * rng.normal("ipo", idx)),
+        np.exp(np.log(12.0) + 0.8 * rng.normal("px0", idx)),
+    )
     init_price = np.round(np.clip(price, 2.0, 600.0) * 100).astype(np.int64)
     growth_board = np.isin(board, [2, 3])
     sigma = (0.012 + 0.012 * rng.uniform("sigma", idx)) * np.where(growth_board, 1.3, 1.0)
@@ -202,8 +212,10 @@ def build_universe(seed: int, n: int, start: int, end: int) -> Universe:
     act_type = [names.CONTROLLER_TYPES[int(c)][0] for c in ctrl_idx]
     act_name = [_controller(rng, i, act_type[i], areas[i]) for i in range(n)]
     mv_rank = np.argsort(np.argsort(-(total * init_price)))
-    is_hs = [("H" if BOARDS[int(board[i])].exchange == "SSE" else "S") if mv_rank[i] < 0.4 * n
-             else "N" for i in range(n)]
+    is_hs = [
+        ("H" if BOARDS[int(board[i])].exchange == "SSE" else "S") if mv_rank[i] < 0.4 * n else "N"
+        for i in range(n)
+    ]
     base_names = [nm.removeprefix("*ST").removeprefix("ST") for nm in stock_names]
     return Universe(
         ts_code=ts_code,

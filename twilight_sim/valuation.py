@@ -74,8 +74,9 @@ class Valuation:
         win = self.bars.book.window(t0, int(t.max()), stocks)
         hist = np.full(win.pre.shape, np.nan)
         rows, cols = np.nonzero(win.pre > 0)
-        hist[rows, cols] = self.bars.volume(rows + t0, stocks[cols], win.pre[rows, cols],
-                                            win.close[rows, cols])
+        hist[rows, cols] = self.bars.volume(
+            rows + t0, stocks[cols], win.pre[rows, cols], win.close[rows, cols]
+        )
         lag_rows = (t - t0)[:, None] - np.arange(1, RATIO_DAYS + 1)[None, :]
         ok = lag_rows >= 0
         prev = np.full(lag_rows.shape, np.nan)

@@ -372,7 +372,11 @@ def test_a_run_of_trade_dates_checks_those_dates_only(twilight_home: Path) -> No
     whole = run_probe(daily, ohlc_sane, "ohlc_sane")
     assert not whole.passed and meta(whole, "checked_dates") == "whole table"
     # Tables not partitioned by trade date are always checked whole.
-    weekly = run_probe(table_spec("normalized_weekly"), required_not_null, "required_not_null",
-                       ("20240115", "20240116"))
+    weekly = run_probe(
+        table_spec("normalized_weekly"),
+        required_not_null,
+        "required_not_null",
+        ("20240115", "20240116"),
+    )
     assert meta(weekly, "checked_dates") == "whole table"
     assert meta(weekly, "table_rows") == len(market()["weekly"])

@@ -30,17 +30,37 @@ TABLES = ("daily", "adj_factor")
 def tables(home: Path) -> dict[str, pd.DataFrame]:
     with WarehouseReader(home / "warehouse" / "warehouse.duckdb") as reader:
         return {
-            api: reader.query(f"SELECT * FROM normalized_{api} ORDER BY ts_code, trade_date")
-            .drop(columns=["ingested_at", "raw_id"])
+            api: reader.query(f"SELECT * FROM normalized_{api} ORDER BY ts_code, trade_date").drop(
+                columns=["ingested_at", "raw_id"]
+            )
             for api in TABLES
         }
 
 
 def backfill(env: dict[str, str], start: str, end: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "twilight_resources.cli", "backfill", "--tables",
-           ",".join(TABLES), "--start", start, "--end", end, "--chunk", "4", "--parallel", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "twilight_resources.cli",
+        "backfill",
+        "--tables",
+        ",".join(TABLES),
+        "--start",
+        start,
+        "--end",
+        end,
+        "--chunk",
+        "4",
+        "--parallel",
+        "2",
+    ]
     return subprocess.run(  # fmt: skip
-        cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=300,
+        cmd,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
         start_new_session=True,
     )
 

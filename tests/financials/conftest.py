@@ -49,10 +49,16 @@ def instance() -> Iterator[DagsterInstance]:
 
 def run_request(apis: Sequence[str], instance: DagsterInstance, request: RunRequest) -> bool:
     """Run what a schedule or sensor asked for, with its config and tags, as the daemon would."""
-    assets = [a for a in defs.assets or [] if isinstance(a, AssetsDefinition)
-              and a.key.path[-1] in apis]
-    result = materialize(assets, instance=instance, resources=defs.resources,
-                         partition_key=request.partition_key,
-                         run_config=dict(request.run_config or {}), tags=dict(request.tags),
-                         raise_on_error=False)
+    assets = [
+        a for a in defs.assets or [] if isinstance(a, AssetsDefinition) and a.key.path[-1] in apis
+    ]
+    result = materialize(
+        assets,
+        instance=instance,
+        resources=defs.resources,
+        partition_key=request.partition_key,
+        run_config=dict(request.run_config or {}),
+        tags=dict(request.tags),
+        raise_on_error=False,
+    )
     return result.success

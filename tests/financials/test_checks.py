@@ -20,7 +20,9 @@ from twilight_sim.server import SimServer
 
 @pytest.fixture
 def filled(
-    sim: SimServer, configure: Callable[[Path, str], None], tmp_path: Path,
+    sim: SimServer,
+    configure: Callable[[Path, str], None],
+    tmp_path: Path,
     instance: DagsterInstance,
 ) -> None:
     configure(tmp_path / "home", "period")
@@ -65,19 +67,25 @@ def test_checks_catch_faults(filled: None, monkeypatch: pytest.MonkeyPatch) -> N
         )
     assert not result.passed and "balance sheet(s)" in (result.description or "")
 
-    _tamper("DELETE FROM normalized_income WHERE (ts_code, end_date) IN "
-            "(SELECT ts_code, end_date FROM normalized_income ORDER BY ALL LIMIT 1)")
-    result = run_probe(table_spec("normalized_income"), fc.disclosures_have_income,
-                       "disclosures_have_income")
+    _tamper(
+        "DELETE FROM normalized_income WHERE (ts_code, end_date) IN "
+        "(SELECT ts_code, end_date FROM normalized_income ORDER BY ALL LIMIT 1)"
+    )
+    result = run_probe(
+        table_spec("normalized_income"), fc.disclosures_have_income, "disclosures_have_income"
+    )
     assert not result.passed
     assert "without an income statement" in (result.description or "")
     assert result.metadata["missing_statements"].value == 1
 
-    _tamper("UPDATE normalized_forecast SET ann_date = DATE '2099-01-01' WHERE (ts_code, end_date) "
-            "IN (SELECT f.ts_code, f.end_date FROM normalized_forecast f JOIN normalized_income "
-            "USING (ts_code, end_date) ORDER BY ALL LIMIT 1)")
-    result = run_probe(table_spec("normalized_forecast"), fc.announced_before_report,
-                       "announced_before_report")
+    _tamper(
+        "UPDATE normalized_forecast SET ann_date = DATE '2099-01-01' WHERE (ts_code, end_date) "
+        "IN (SELECT f.ts_code, f.end_date FROM normalized_forecast f JOIN normalized_income "
+        "USING (ts_code, end_date) ORDER BY ALL LIMIT 1)"
+    )
+    result = run_probe(
+        table_spec("normalized_forecast"), fc.announced_before_report, "announced_before_report"
+    )
     assert not result.passed
     assert "dated after the report" in (result.description or "")
     assert result.metadata["late_announcements"].value >= 1

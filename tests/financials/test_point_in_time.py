@@ -33,7 +33,9 @@ def _restated(reader: WarehouseReader) -> tuple[str, date, date]:
 
 
 def test_restatement_is_seen_only_from_its_date(
-    sim: SimServer, configure: Callable[[Path, str], None], tmp_path: Path,
+    sim: SimServer,
+    configure: Callable[[Path, str], None],
+    tmp_path: Path,
     instance: DagsterInstance,
 ) -> None:
     configure(tmp_path / "home", "period")
@@ -54,7 +56,8 @@ def test_restatement_is_seen_only_from_its_date(
         assert before["income"]["n_income"].iloc[0] != after["income"]["n_income"].iloc[0]
         assert set(before) == set(STATEMENTS)
         assert statements_as_of(reader, code, "20231231", first - timedelta(days=1))[
-            "income"].empty  # not yet announced
+            "income"
+        ].empty  # not yet announced
         latest = latest_statements(reader, code)
         assert latest["income"]["end_date"].dt.strftime("%Y%m%d").tolist() == ["20240331"]
         known_then = statements_as_of(reader, code, None, restated)
@@ -62,7 +65,9 @@ def test_restatement_is_seen_only_from_its_date(
 
 
 def test_refresh_tables_reuse_the_spool_only_within_a_run(
-    sim: SimServer, configure: Callable[[Path, str], None], tmp_path: Path,
+    sim: SimServer,
+    configure: Callable[[Path, str], None],
+    tmp_path: Path,
 ) -> None:
     configure(tmp_path / "home", "period")
     sim.set_clock("20240531T18:00")

@@ -42,10 +42,12 @@ def _run(apis: Sequence[str], instance: DagsterInstance, request: RunRequest) ->
     assert run_request(apis, instance, request)
 
 
-def _scheduled(schedule: ScheduleDefinition, instance: DagsterInstance, tick: datetime
-               ) -> list[RunRequest]:
-    context = build_schedule_context(instance=instance, scheduled_execution_time=tick,
-                                     repository_def=defs.get_repository_def())
+def _scheduled(
+    schedule: ScheduleDefinition, instance: DagsterInstance, tick: datetime
+) -> list[RunRequest]:
+    context = build_schedule_context(
+        instance=instance, scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+    )
     return list(schedule.evaluate_tick(context).run_requests or [])
 
 
@@ -68,8 +70,11 @@ def _t3_calls(sim: SimServer) -> int:
 
 
 def test_cycle_matches_full_scan_with_few_calls(
-    sim: SimServer, configure: Callable[[Path, str], None], tmp_path: Path,
-    instance: DagsterInstance, record_property: Callable[[str, object], None],
+    sim: SimServer,
+    configure: Callable[[Path, str], None],
+    tmp_path: Path,
+    instance: DagsterInstance,
+    record_property: Callable[[str, object], None],
 ) -> None:
     configure(tmp_path / "cycle", "stock")
     sim.set_clock(START.strftime("%Y%m%dT%H:%M"))
@@ -103,6 +108,14 @@ def test_cycle_matches_full_scan_with_few_calls(
         pd.testing.assert_frame_equal(cycle[api], full[api], check_dtype=False, obj=api)
     assert len(cycle["income"]) > stocks  # both periods, most stocks
     naive = steps * len(PERIODS) * stocks * len(T3)  # every stock, period, table, refresh
-    record_property("calls", {"cycle": calls, "naive": naive, "statement_runs": statement_runs,
-                              "steps": steps, "stocks": stocks})
+    record_property(
+        "calls",
+        {
+            "cycle": calls,
+            "naive": naive,
+            "statement_runs": statement_runs,
+            "steps": steps,
+            "stocks": stocks,
+        },
+    )
     assert 0 < calls < naive / 8, (calls, naive, statement_runs)

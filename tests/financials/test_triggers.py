@@ -54,7 +54,8 @@ def test_outside_the_season_skips_with_the_reason(
     crons = defs.resolve_schedule_def("financials_full_scan").cron_schedule
     assert set(crons) == {"0 2 30 4 *", "0 2 31 8 *", "0 2 31 10 *"}
     assert defs.resolve_schedule_def("disclosure_calendar_refresh").cron_schedule == (
-        "0 2,10,18 * * *")
+        "0 2,10,18 * * *"
+    )
 
 
 def test_switched_off(
@@ -76,7 +77,9 @@ def test_sensor_outside_the_season_skips(twilight_home: Path) -> None:
 
 
 def test_sensor_requests_only_newly_disclosed_stocks(
-    sim: SimServer, configure: Callable[[Path, str], None], tmp_path: Path,
+    sim: SimServer,
+    configure: Callable[[Path, str], None],
+    tmp_path: Path,
     instance: DagsterInstance,
 ) -> None:
     configure(tmp_path / "home", "stock")
@@ -102,8 +105,11 @@ def test_sensor_requests_only_newly_disclosed_stocks(
 
 
 def test_a_failed_statements_run_is_asked_again_until_it_succeeds(
-    sim: SimServer, configure: Callable[[Path, str], None], tmp_path: Path,
-    instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch,
+    sim: SimServer,
+    configure: Callable[[Path, str], None],
+    tmp_path: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TWILIGHT_RETRY_ATTEMPTS", "0")  # fail at once, no backoff sleeps
     configure(tmp_path / "home", "stock")

@@ -57,10 +57,16 @@ def miss_cases(stock: str) -> dict[str, tuple[dict[str, Any], dict[str, int]]]:
 
 
 BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
-    ("daily", {"ts_code": "600000", "trade_date": "20240415"},
-     "ts_code: '600000' is not valid; expected stock code"),
-    ("daily", {"ts_code": "600000.SH", "trade_date": "2024-04-15"},
-     "trade_date: '2024-04-15' is not valid; expected one trading day, YYYYMMDD"),
+    (
+        "daily",
+        {"ts_code": "600000", "trade_date": "20240415"},
+        "ts_code: '600000' is not valid; expected stock code",
+    ),
+    (
+        "daily",
+        {"ts_code": "600000.SH", "trade_date": "2024-04-15"},
+        "trade_date: '2024-04-15' is not valid; expected one trading day, YYYYMMDD",
+    ),
     ("daily", {"ts_code": "600000.SH", "trade_date": "20240231"}, "not a calendar date"),
     ("daily", {"start_date": "20240430", "end_date": "20240301"}, "swap them"),
     ("income", {"period": "20240415"}, "quarter end"),

@@ -113,7 +113,9 @@ def http_server(warehouse: Warehouse) -> Iterator[HttpServer]:
     token = create_token(warehouse.settings(), "mcp-tests")
     process = spawn_session(
         [sys.executable, "-m", "twilight_serve.mcp", "--transport", "http", "--port", "0"],
-        env=warehouse.env(), cwd=ROOT, stdout=subprocess.PIPE,
+        env=warehouse.env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
     )
     output: list[str] = []
     drain = threading.Thread(target=_drain, args=(process, output), daemon=True)

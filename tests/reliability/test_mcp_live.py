@@ -221,4 +221,3 @@ def _swallow(server: Mcp, api: str) -> None:
         server.query(api, {"ts_code": "000001.SZ"})
     except BaseException:  # the server went away mid-call: expected here
         pass
-

@@ -188,4 +188,3 @@ def test_streamed_huge_body_with_token_does_not_grow_the_server(
     # The MCP server refuses past its bound; the read API answers its GET route without
     # reading the body (uvicorn then drops the rest unbuffered).
     assert _status(answer) == (413 if kind == "mcp" else 200)
-

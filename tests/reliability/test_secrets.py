@@ -64,8 +64,9 @@ def server(env: dict[str, str], home: Path, name: str, *argv: str) -> Iterator[s
     """``twilight <argv> --port P`` in its own session until it accepts connections; its URL."""
     port = free_port()
     with (home / "logs" / f"{name}.log").open("wb") as log:
-        proc = spawn_session([BIN / "twilight", *argv, "--port", str(port)], env=env, cwd=REPO,
-                             stdout=log)
+        proc = spawn_session(
+            [BIN / "twilight", *argv, "--port", str(port)], env=env, cwd=REPO, stdout=log
+        )
     try:
         deadline = time.monotonic() + 90
         while True:

@@ -56,14 +56,18 @@ def test_a_throttled_backfill_matches_the_clean_one_and_asks_nothing_twice(
 ) -> None:
     # 5 calls of an API per window pass; past that the token is refused for a window, and
     # every call during the cool-down starts it again. The budget itself allows 100,000/min.
-    limited_sim.set_policy(throttle_per_minute=5, throttle_block_s=WINDOW_S,
-                           limit_window_s=WINDOW_S)
+    limited_sim.set_policy(
+        throttle_per_minute=5, throttle_block_s=WINDOW_S, limit_window_s=WINDOW_S
+    )
     with platform(platform_env(home, limited_sim.url, THROTTLED)), instance_for_test() as inst:
         assert all(run_backfill(inst)), "a run failed under the throttle"
         sums = checksums(home)
     refused = limited_sim.stats_detail()["refused"].get("throttled", {})
-    report("throttled upstream", refused=sum(refused.values()),
-           answered={api: answered(limited_sim, api) for api in (*REFERENCE, *BACKFILL)})
+    report(
+        "throttled upstream",
+        refused=sum(refused.values()),
+        answered={api: answered(limited_sim, api) for api in (*REFERENCE, *BACKFILL)},
+    )
     assert sum(refused.values()) >= 1, "the throttle never bit: the test proves nothing"
     assert not compare(reference, sums)
     # One answered call per partition: June 3 to July 5 2024 holds 24 trading days and

@@ -132,9 +132,12 @@ def test_query_many_keeps_several_in_flight(upstream: ScriptedUpstream, tmp_path
     client = make_client(upstream.url, tmp_path, max_in_flight=4)
     dates = [f"202401{d:02d}" for d in range(1, 9)]
     started = time.monotonic()
-    got = {req.tag: df for req, df in client.query_many(
-        TushareRequest("daily", {"trade_date": d}, tag=d) for d in dates
-    )}
+    got = {
+        req.tag: df
+        for req, df in client.query_many(
+            TushareRequest("daily", {"trade_date": d}, tag=d) for d in dates
+        )
+    }
     elapsed = time.monotonic() - started
     assert sorted(got) == dates
     assert all(df.iloc[0]["trade_date"] == d for d, df in got.items())
@@ -162,8 +165,10 @@ MALFORMED = [
     ([["not", "an", "object"]], "a JSON list, not an object"),
     ("just a string", "a JSON str, not an object"),
     ({"code": "abc", "msg": ""}, "code 'abc' is not a number"),
-    ({"code": 0, "data": {"fields": FIELDS, "items": [["000001.SZ", "20240102"]]}},
-     "row 0 has 2 values for 3 fields"),
+    (
+        {"code": 0, "data": {"fields": FIELDS, "items": [["000001.SZ", "20240102"]]}},
+        "row 0 has 2 values for 3 fields",
+    ),
     ({"code": 0, "data": {"fields": FIELDS, "items": "rows"}}, "data.items is not a list"),
     ({"code": 0, "data": {"fields": None, "items": []}}, "data.fields is not a list of names"),
     ({"code": 0, "data": None}, "data is not an object"),
@@ -242,8 +247,11 @@ def test_query_many_yields_every_answer_received_before_raising_a_siblings_error
     got = []
     with pytest.raises(TusharePermissionError):
         for req, _ in client.query_many(
-            [TushareRequest("daily", tag="answered"), TushareRequest("weekly", tag="denied"),
-             TushareRequest("daily", tag="never asked")]
+            [
+                TushareRequest("daily", tag="answered"),
+                TushareRequest("weekly", tag="denied"),
+                TushareRequest("daily", tag="never asked"),
+            ]
         ):
             got.append(req.tag)
     assert got == ["answered"]

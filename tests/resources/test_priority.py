@@ -34,8 +34,9 @@ def test_steps_fetch_then_write_at_their_niceness(
 ) -> None:
     monkeypatch.setenv("TWILIGHT_FETCH_NICENESS", "14")
     monkeypatch.setenv("TWILIGHT_BATCH_NICENESS", "19")
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                         check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=120
+    )
     lines = [line.split() for line in out.stdout.splitlines()]
     seen = {w[0]: int(w[1]) for w in lines if w[:1] in (["before"], ["during"], ["after"])}
     assert seen["before"] < 14  # pytest runs at 0, or at a step's niceness after a run
@@ -44,11 +45,14 @@ def test_steps_fetch_then_write_at_their_niceness(
 
 
 def test_lower_priority_never_raises_priority() -> None:
-    code = ("import os; from twilight_resources.priority import lower_priority; "
-            "base = os.nice(0); print(base, lower_priority(max(base - 1, 0)), "
-            "lower_priority(base + 3))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60)
+    code = (
+        "import os; from twilight_resources.priority import lower_priority; "
+        "base = os.nice(0); print(base, lower_priority(max(base - 1, 0)), "
+        "lower_priority(base + 3))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     base, kept, raised = map(int, out.stdout.split())
     assert base <= 16  # pytest runs at 0, or at the default batch niceness after a run
     assert (kept, raised) == (base, base + 3)
@@ -60,8 +64,12 @@ def test_a_batch_session_yields_as_a_group() -> None:
     kernel shares the CPU between sessions before niceness counts); others keep theirs."""
 
     def session_of(niceness: int) -> tuple[str, int]:
-        proc = spawn_session(["cat", "/proc/self/autogroup", "/proc/self/stat"],
-                             stdout=subprocess.PIPE, text=True, niceness=niceness)
+        proc = spawn_session(
+            ["cat", "/proc/self/autogroup", "/proc/self/stat"],
+            stdout=subprocess.PIPE,
+            text=True,
+            niceness=niceness,
+        )
         out, _ = proc.communicate(timeout=30)
         group, stat = out.splitlines()[0], out.splitlines()[1]
         return group, int(stat.rsplit(")", 1)[1].split()[16])  # field 19: the niceness

@@ -44,8 +44,14 @@ WINDOW_S = 1.0  # the simulator's and the budget's counting window, a minute shr
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimServer]:
-    with start_simulator(seed=5, n_stocks=20, start_date="20240101", end_date="20240331",
-                         rate_limit_per_minute=None, limit_window_s=WINDOW_S) as server:
+    with start_simulator(
+        seed=5,
+        n_stocks=20,
+        start_date="20240101",
+        end_date="20240331",
+        rate_limit_per_minute=None,
+        limit_window_s=WINDOW_S,
+    ) as server:
         yield server
 
 
@@ -53,14 +59,24 @@ def sim() -> Iterator[SimServer]:
 def clean(sim: SimServer) -> Iterator[SimServer]:
     yield sim
     sim.set_faults({})
-    sim.set_policy(throttle_per_minute=None, daily_quotas={}, max_ips=None, api_limits={},
-                   rate_limit_per_minute=None)
+    sim.set_policy(
+        throttle_per_minute=None,
+        daily_quotas={},
+        max_ips=None,
+        api_limits={},
+        rate_limit_per_minute=None,
+    )
     sim.reset_stats()
 
 
 def budget(tmp_path: Path, pause_s: float = WINDOW_S) -> CallBudget:
-    return CallBudget(tmp_path / "upstream.sqlite", budget_key(TOKEN), 100_000,
-                      pause_seconds=pause_s, window_s=WINDOW_S)
+    return CallBudget(
+        tmp_path / "upstream.sqlite",
+        budget_key(TOKEN),
+        100_000,
+        pause_seconds=pause_s,
+        window_s=WINDOW_S,
+    )
 
 
 def client(url: str, tmp_path: Path, **kw: object) -> TushareClient:
@@ -68,13 +84,13 @@ def client(url: str, tmp_path: Path, **kw: object) -> TushareClient:
     return TushareClient(url, TOKEN, backoff_base=0.01, **kw)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("case", REFUSALS, ids=[f"{r['kind']}-{i}" for i, r in
-                                                 enumerate(REFUSALS)])
+@pytest.mark.parametrize("case", REFUSALS, ids=[f"{r['kind']}-{i}" for i, r in enumerate(REFUSALS)])
 def test_each_reported_wording_is_read_as_what_it_means(
     case: dict, clean: SimServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clean.set_faults(refusal_rate=1.0, refusal_messages=[case["message"]],
-                     refusal_code=case["code"])
+    clean.set_faults(
+        refusal_rate=1.0, refusal_messages=[case["message"]], refusal_code=case["code"]
+    )
     tushare = client(clean.url, tmp_path, rate_limit_retries=1)
     with caplog.at_level(logging.WARNING), pytest.raises(TushareError) as raised:
         tushare.query("trade_cal", {"start_date": "20240102", "end_date": "20240105"})
@@ -84,8 +100,7 @@ def test_each_reported_wording_is_read_as_what_it_means(
         # Transient: retried after the token's pause, until the retries run out.
         assert isinstance(error, TushareRetriesExhausted) and requests == 2
         assert isinstance(error.last, TushareRateLimited)
-        assert (error.last.limit.calls, error.last.limit.window) == (case["calls"],
-                                                                     case["window"])
+        assert (error.last.limit.calls, error.last.limit.window) == (case["calls"], case["window"])
         assert tushare.pressure()["trade_cal"].refusals == 2
         assert tushare.budget is not None and tushare.budget.paused_until() > time.time() - 1
     else:
@@ -171,7 +186,8 @@ def test_two_processes_of_one_token_both_pause(clean: SimServer, tmp_path: Path)
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, clean.url, str(state), ",".join(half), TOKEN],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         for half in (days[:20], days[20:])
     ]

@@ -69,9 +69,19 @@ def test_audit_lists_the_journal(client: TestClient, served: Served) -> None:
 def test_audit_shows_refusals_per_api(client: TestClient, served: Served) -> None:
     journal = CallJournal(served.settings().state_dir / "upstream.sqlite")
     for refusals in (2, 3):  # what the client journals after calls that waited out pauses
-        journal.record(CallRecord("refused_api", {"trade_date": "20240102"}, rows=10, pages=1,
-                                  attempts=refusals + 1, latency_ms=61_000.0, outcome="ok",
-                                  refusals=refusals, paused_ms=60_000.0))
+        journal.record(
+            CallRecord(
+                "refused_api",
+                {"trade_date": "20240102"},
+                rows=10,
+                pages=1,
+                attempts=refusals + 1,
+                latency_ms=61_000.0,
+                outcome="ok",
+                refusals=refusals,
+                paused_ms=60_000.0,
+            )
+        )
     body = client.get("/quality/audit").json()
     top = body["apis"][0]
     assert top["api_name"] == "refused_api" and top["refusals"] == 5

@@ -113,9 +113,7 @@ def test_dates_are_written_as_requests_write_them(client: TestClient) -> None:
         ("daily", {**RANGE, "offset": 5000}, "past the last row: offset 5000"),
     ],
 )  # fmt: skip
-def test_an_empty_page_says_why(
-    client: TestClient, route: str, params: dict, reason: str
-) -> None:
+def test_an_empty_page_says_why(client: TestClient, route: str, params: dict, reason: str) -> None:
     got = client.get(f"/warehouse/{route}", params={"ts_code": STOCK, **params})
     assert got.status_code == 200 and got.json()["rows"] == []
     assert reason in got.json()["note"], got.json()["note"]

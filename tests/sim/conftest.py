@@ -22,8 +22,9 @@ def market() -> Market:
 @pytest.fixture(scope="session")
 def sim(market: Market) -> Iterator[SimServer]:
     """A shared read-only simulator (no rate limit); tests that change settings use their own."""
-    server = SimServer(SimConfig(seed=SEED, n_stocks=N_STOCKS, rate_limit_per_minute=None),
-                       market=market).start()
+    server = SimServer(
+        SimConfig(seed=SEED, n_stocks=N_STOCKS, rate_limit_per_minute=None), market=market
+    ).start()
     yield server
     server.stop()
 

@@ -19,9 +19,23 @@ def _start(ignore_sigint: bool = False) -> tuple[subprocess.Popen[str], str]:
         if ignore_sigint:  # as a shell's background job inherits it
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    proc = subprocess.Popen([sys.executable, "-m", "twilight_sim", "--stocks", "15",
-                             "--start", "20240101", "--rate-limit", "0"],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=preexec)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "twilight_sim",
+            "--stocks",
+            "15",
+            "--start",
+            "20240101",
+            "--rate-limit",
+            "0",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec,
+    )
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
 
@@ -32,8 +46,9 @@ def test_cli_prints_url_then_stops_on_signal(sig: signal.Signals) -> None:
     try:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
         assert httpx.get(url + "/_sim/health", timeout=10).json()["status"] == "ok"
-        answer = httpx.post(url + "/dataapi/trade_cal", json={"token": "t", "params": {}},
-                            timeout=10).json()
+        answer = httpx.post(
+            url + "/dataapi/trade_cal", json={"token": "t", "params": {}}, timeout=10
+        ).json()
         assert answer["code"] == 0
         proc.send_signal(sig)
         assert proc.wait(timeout=15) == 0

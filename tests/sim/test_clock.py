@@ -47,8 +47,9 @@ def test_disclosure_season_unfolds_as_the_clock_advances(small_sim: SimServer) -
         seen.append(len(rows))
     assert seen[0] == 0 and seen == sorted(seen) and seen[-1] > seen[1]
     small_sim.set_clock("20240301")
-    plan = _rows(small_sim, "disclosure_date", {"end_date": "20231231"},
-                 "ts_code,pre_date,actual_date")
+    plan = _rows(
+        small_sim, "disclosure_date", {"end_date": "20231231"}, "ts_code,pre_date,actual_date"
+    )
     assert plan and all(r[2] is None or r[2] <= "20240301" for r in plan)
     assert any(r[2] is None for r in plan)
     small_sim.set_clock("20240501")

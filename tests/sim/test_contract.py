@@ -23,10 +23,26 @@ from twilight_sim.testing import call, tushare_client
 TYPE_OVERRIDES = {("trade_cal", "is_open"): "int"}
 # Columns the fixture's author added to a real export (SOURCES.md says so).
 NOT_TUSHARE = {"index_weight": {"prev", "pct_chg"}}
-BASE_APIS = ["stock_basic", "trade_cal", "daily", "adj_factor", "daily_basic", "weekly",
-             "monthly", "index_basic", "index_daily", "index_dailybasic", "index_weight",
-             "income", "balancesheet", "cashflow", "fina_indicator", "forecast", "express",
-             "disclosure_date"]
+BASE_APIS = [
+    "stock_basic",
+    "trade_cal",
+    "daily",
+    "adj_factor",
+    "daily_basic",
+    "weekly",
+    "monthly",
+    "index_basic",
+    "index_daily",
+    "index_dailybasic",
+    "index_weight",
+    "income",
+    "balancesheet",
+    "cashflow",
+    "fina_indicator",
+    "forecast",
+    "express",
+    "disclosure_date",
+]
 ALL_APIS = BASE_APIS + sorted(VIP_BASE)
 
 
@@ -85,10 +101,16 @@ def parse_csv(path: Path) -> dict[str, set[str]]:
     return kinds
 
 
-CSV_API = {"daily": "daily", "daily_basic": "daily_basic", "fina_indicator": "fina_indicator",
-           "index_daily": "index_daily", "index_dailybasic": "index_dailybasic",
-           "index_weight": "index_weight", "stock_basic": "stock_basic",
-           "trade_cal": "trade_cal"}
+CSV_API = {
+    "daily": "daily",
+    "daily_basic": "daily_basic",
+    "fina_indicator": "fina_indicator",
+    "index_daily": "index_daily",
+    "index_dailybasic": "index_dailybasic",
+    "index_weight": "index_weight",
+    "stock_basic": "stock_basic",
+    "trade_cal": "trade_cal",
+}
 
 
 def real_samples(fixtures: Path) -> list[tuple[str, str, dict[str, set[str]]]]:
@@ -107,18 +129,29 @@ def sample_params(market: Market) -> dict[str, dict[str, object]]:
     express = market.query("express_vip", period="20231231")
     forecast = market.query("forecast_vip", period="20231231")
     code = str(express["ts_code"].iloc[0])
-    month_start = str(market.query("trade_cal", start_date="20240701", end_date="20240731",
-                                   is_open="1")["cal_date"].min())
+    month_start = str(
+        market.query("trade_cal", start_date="20240701", end_date="20240731", is_open="1")[
+            "cal_date"
+        ].min()
+    )
     return {
-        "stock_basic": {}, "trade_cal": {"start_date": "20240101", "end_date": "20240131"},
-        "daily": {"trade_date": "20240510"}, "adj_factor": {"ts_code": code},
-        "daily_basic": {"trade_date": "20240510"}, "weekly": {"ts_code": code},
-        "monthly": {"ts_code": code}, "index_basic": {}, "index_daily": {"ts_code": "000300.SH"},
+        "stock_basic": {},
+        "trade_cal": {"start_date": "20240101", "end_date": "20240131"},
+        "daily": {"trade_date": "20240510"},
+        "adj_factor": {"ts_code": code},
+        "daily_basic": {"trade_date": "20240510"},
+        "weekly": {"ts_code": code},
+        "monthly": {"ts_code": code},
+        "index_basic": {},
+        "index_daily": {"ts_code": "000300.SH"},
         "index_dailybasic": {"trade_date": "20240510"},
         "index_weight": {"index_code": "000300.SH", "trade_date": month_start},
-        "income": {"ts_code": code}, "balancesheet": {"ts_code": code},
-        "cashflow": {"ts_code": code}, "fina_indicator": {"ts_code": code},
-        "forecast": {"ts_code": str(forecast["ts_code"].iloc[0])}, "express": {"ts_code": code},
+        "income": {"ts_code": code},
+        "balancesheet": {"ts_code": code},
+        "cashflow": {"ts_code": code},
+        "fina_indicator": {"ts_code": code},
+        "forecast": {"ts_code": str(forecast["ts_code"].iloc[0])},
+        "express": {"ts_code": code},
         "disclosure_date": {"end_date": "20231231"},
         **{vip: {"period": "20231231"} for vip in VIP_BASE},
     }
@@ -148,7 +181,8 @@ def _json_kind(value: object) -> str | None:
 
 @pytest.mark.parametrize("api", ALL_APIS)
 def test_default_columns_and_types_match_fields_md(
-        api: str, sim: SimServer, documented: dict, params: dict) -> None:
+    api: str, sim: SimServer, documented: dict, params: dict
+) -> None:
     doc = documented[_doc_api(api)]
     default = [name for name, _, shown in doc if shown]
     answer = call(sim.url, api, params[api])
@@ -164,12 +198,16 @@ def test_default_columns_and_types_match_fields_md(
         want = expected[name]
         assert seen <= {want}, f"{api}.{name}: JSON values {seen}, documented {want}"
         if want == "str" and name.endswith("date") and seen:
-            assert all(re.fullmatch(r"\d{8}", row[col]) for row in everything["items"]
-                       if row[col] is not None), f"{api}.{name} is not YYYYMMDD"
+            assert all(
+                re.fullmatch(r"\d{8}", row[col])
+                for row in everything["items"]
+                if row[col] is not None
+            ), f"{api}.{name} is not YYYYMMDD"
 
 
 def test_every_real_sample_column_exists_with_the_real_kind(
-        sim: SimServer, fixtures_dir: Path, documented: dict, params: dict) -> None:
+    sim: SimServer, fixtures_dir: Path, documented: dict, params: dict
+) -> None:
     checked = 0
     for api, source, kinds in real_samples(fixtures_dir):
         names = [n for n, _, _ in documented[api]]
@@ -234,12 +272,15 @@ def real_decimals(fixtures: Path) -> dict[str, dict[str, int]]:
     return out
 
 
-PRECISION_PARAMS = {"daily": [{"trade_date": d} for d in ("20220104", "20230601", "20240510")],
-                    "daily_basic": [{"trade_date": d} for d in ("20220104", "20240510")]}
+PRECISION_PARAMS = {
+    "daily": [{"trade_date": d} for d in ("20220104", "20230601", "20240510")],
+    "daily_basic": [{"trade_date": d} for d in ("20220104", "20240510")],
+}
 
 
-def test_float_precision_matches_real_data(sim: SimServer, fixtures_dir: Path,
-                                           documented: dict, params: dict) -> None:
+def test_float_precision_matches_real_data(
+    sim: SimServer, fixtures_dir: Path, documented: dict, params: dict
+) -> None:
     """No simulated float prints more decimals than real Tushare output of that field shows
     (prices and changes to the fen, EPS to 2 places, pct_chg to 4...): no float noise."""
     checked = 0
@@ -254,7 +295,8 @@ def test_float_precision_matches_real_data(sim: SimServer, fixtures_dir: Path,
                     continue
                 most = max(values, key=lambda v: _decimals(repr(v)))
                 assert _decimals(repr(most)) <= real[name], (
-                    f"{api}.{name}: {most!r} has more decimals than real data ({real[name]})")
+                    f"{api}.{name}: {most!r} has more decimals than real data ({real[name]})"
+                )
                 checked += 1
     assert checked > 100
 
@@ -276,8 +318,11 @@ def test_calendar_matches_the_real_sse_calendar(sim: SimServer, fixtures_dir: Pa
     from twilight_sim.calendar import TradingCalendar
 
     cal = TradingCalendar(int(min(real)), int(max(real)))
-    simulated = {str(d): str(p) for d, p, o in zip(cal.cal_dates, cal.pretrade, cal.is_open,
-                                                  strict=True) if o}
+    simulated = {
+        str(d): str(p)
+        for d, p, o in zip(cal.cal_dates, cal.pretrade, cal.is_open, strict=True)
+        if o
+    }
     assert simulated == real
 
 

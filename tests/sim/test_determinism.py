@@ -8,21 +8,31 @@ from twilight_sim.market import Market
 from twilight_sim.testing import TEST_TOKEN, running_simulator
 
 REQUESTS = [
-    ("stock_basic", {}), ("trade_cal", {"start_date": "20230101"}),
-    ("daily", {"trade_date": "20240510"}), ("daily", {"trade_date": "20240510"}),
-    ("weekly", {"trade_date": "20240510"}), ("adj_factor", {"trade_date": "20240510"}),
-    ("daily_basic", {"trade_date": "20240510"}), ("index_daily", {"ts_code": "000905.SH"}),
-    ("index_weight", {"index_code": "000001.SH"}), ("income_vip", {"period": "20231231"}),
-    ("fina_indicator_vip", {"period": "20230930"}), ("disclosure_date", {}),
-    ("forecast_vip", {"period": "20231231"}), ("express_vip", {"period": "20231231"}),
+    ("stock_basic", {}),
+    ("trade_cal", {"start_date": "20230101"}),
+    ("daily", {"trade_date": "20240510"}),
+    ("daily", {"trade_date": "20240510"}),
+    ("weekly", {"trade_date": "20240510"}),
+    ("adj_factor", {"trade_date": "20240510"}),
+    ("daily_basic", {"trade_date": "20240510"}),
+    ("index_daily", {"ts_code": "000905.SH"}),
+    ("index_weight", {"index_code": "000001.SH"}),
+    ("income_vip", {"period": "20231231"}),
+    ("fina_indicator_vip", {"period": "20230930"}),
+    ("disclosure_date", {}),
+    ("forecast_vip", {"period": "20231231"}),
+    ("express_vip", {"period": "20231231"}),
 ]
 
 
 def _bodies(seed: int) -> list[bytes]:
     with running_simulator(seed=seed, n_stocks=40) as server, httpx.Client() as client:
-        return [client.post(server.url, json={"api_name": api, "token": TEST_TOKEN,
-                                              "params": params}).content
-                for api, params in REQUESTS]
+        return [
+            client.post(
+                server.url, json={"api_name": api, "token": TEST_TOKEN, "params": params}
+            ).content
+            for api, params in REQUESTS
+        ]
 
 
 def test_same_seed_same_bytes_other_seed_other_market() -> None:
@@ -42,7 +52,8 @@ def test_generation_order_does_not_matter() -> None:
         m.book._cache.clear()  # force regeneration from checkpoints as well
     assert late_first.daily(trade_date="20220105").equals(in_order.daily(trade_date="20220105"))
     assert late_first.index_daily(ts_code="000300.SH").equals(
-        in_order.index_daily(ts_code="000300.SH"))
+        in_order.index_daily(ts_code="000300.SH")
+    )
 
 
 def test_answers_do_not_depend_on_the_cache() -> None:

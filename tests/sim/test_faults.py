@@ -11,9 +11,17 @@ from twilight_sim.faults import FaultConfig
 from twilight_sim.server import SimServer
 from twilight_sim.testing import TEST_TOKEN, call, running_simulator, shared_client
 
-MIXED = {"seed": 11, "error_rate": 0.2, "drop_rate": 0.1, "rate_limit_rate": 0.1,
-         "malformed_rate": 0.2, "extra_column_rate": 0.2, "latency_rate": 0.2,
-         "latency_ms": 5, "jitter_ms": 5}
+MIXED = {
+    "seed": 11,
+    "error_rate": 0.2,
+    "drop_rate": 0.1,
+    "rate_limit_rate": 0.1,
+    "malformed_rate": 0.2,
+    "extra_column_rate": 0.2,
+    "latency_rate": 0.2,
+    "latency_ms": 5,
+    "jitter_ms": 5,
+}
 
 
 def _outcome(url: str, day: str) -> str:
@@ -100,8 +108,22 @@ def test_faults_can_target_some_apis(small_sim: SimServer) -> None:
 def test_faults_set_at_start_from_the_cli_options() -> None:
     from twilight_sim.cli import build_parser, config_from_args
 
-    args = build_parser().parse_args(["--error-rate", "0.25", "--fault-seed", "4",
-                                      "--fault-apis", "daily,weekly", "--latency-ms", "10"])
+    args = build_parser().parse_args(
+        [
+            "--error-rate",
+            "0.25",
+            "--fault-seed",
+            "4",
+            "--fault-apis",
+            "daily,weekly",
+            "--latency-ms",
+            "10",
+        ]
+    )
     faults = config_from_args(args).faults
     assert (faults.error_rate, faults.seed, faults.apis, faults.latency_ms) == (
-        0.25, 4, ["daily", "weekly"], 10.0)
+        0.25,
+        4,
+        ["daily", "weekly"],
+        10.0,
+    )

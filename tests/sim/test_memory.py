@@ -37,14 +37,30 @@ def traced() -> Iterator[list[int]]:
 def test_cross_source_klines_do_not_build_the_whole_market() -> None:
     """A check asks one stock's bars per request, several in flight: each answer costs one
     stock's bars (it used to build the whole market's range once per request in flight)."""
-    with running_simulator(seed=4, n_stocks=1500, start_date="20230101", end_date="20241231",
-                           rate_limit_per_minute=None) as sim, httpx.Client(timeout=60) as client:
+    with (
+        running_simulator(
+            seed=4,
+            n_stocks=1500,
+            start_date="20230101",
+            end_date="20241231",
+            rate_limit_per_minute=None,
+        ) as sim,
+        httpx.Client(timeout=60) as client,
+    ):
         codes = sim.market.universe.ts_code[::150][:8]
 
         def kline(code: str) -> int:
             secid = ("1." if code.endswith(".SH") else "0.") + code[:6]
-            r = client.get(f"{sim.url}/api/qt/stock/kline/get", params={
-                "secid": secid, "klt": "101", "fqt": "0", "beg": "20240102", "end": "20240531"})
+            r = client.get(
+                f"{sim.url}/api/qt/stock/kline/get",
+                params={
+                    "secid": secid,
+                    "klt": "101",
+                    "fqt": "0",
+                    "beg": "20240102",
+                    "end": "20240531",
+                },
+            )
             return len(r.json()["data"]["klines"])
 
         sim.market.book.ensure(sim.market.days.n_days - 1)  # price history is not measured

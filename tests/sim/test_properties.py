@@ -18,8 +18,12 @@ from twilight_sim.market import Market
 from twilight_sim.universe import BOARDS
 
 # database=None: no .hypothesis/ folder in the repository; the seeds are drawn afresh each run.
-PROPS = settings(max_examples=15, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPS = settings(
+    max_examples=15,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 seeds = st.integers(min_value=0, max_value=2**31 - 1)
 
 
@@ -144,26 +148,30 @@ def test_statements_obey_accounting_identities(seed: int) -> None:
     assert np.allclose(bs.total_assets, bs.total_liab + bs.total_hldr_eqy_inc_min_int, atol=0.02)
     assert np.allclose(bs.total_assets, bs.total_cur_assets + bs.total_nca, atol=0.02)
     assert np.allclose(bs.total_liab, bs.total_cur_liab + bs.total_ncl, atol=0.02)
-    assert np.allclose(bs.total_hldr_eqy_inc_min_int,
-                       bs.total_hldr_eqy_exc_min_int + bs.minority_int, atol=0.02)
+    assert np.allclose(
+        bs.total_hldr_eqy_inc_min_int, bs.total_hldr_eqy_exc_min_int + bs.minority_int, atol=0.02
+    )
     assert np.allclose(bs.total_liab_hldr_eqy, bs.total_assets)
     inc = m.income_vip(period="20231231")
     assert np.allclose(inc.n_income, inc.total_profit - inc.income_tax, atol=0.02)
     assert np.allclose(inc.n_income_attr_p, inc.n_income - inc.minority_gain, atol=0.02)
-    assert np.allclose(inc.total_profit, inc.operate_profit + inc.non_oper_income
-                       - inc.non_oper_exp, atol=0.02)
+    assert np.allclose(
+        inc.total_profit, inc.operate_profit + inc.non_oper_income - inc.non_oper_exp, atol=0.02
+    )
     cf = m.cashflow_vip(period="20231231")
     flows = cf.n_cashflow_act + cf.n_cashflow_inv_act + cf.n_cash_flows_fnc_act + cf.eff_fx_flu_cash
     assert np.allclose(flows, cf.n_incr_cash_cash_equ, atol=0.05)
-    assert np.allclose(cf.c_cash_equ_end_period - cf.c_cash_equ_beg_period,
-                       cf.n_incr_cash_cash_equ, atol=0.02)
+    assert np.allclose(
+        cf.c_cash_equ_end_period - cf.c_cash_equ_beg_period, cf.n_incr_cash_cash_equ, atol=0.02
+    )
     merged = cf.merge(bs, on=["ts_code", "ann_date", "end_date"])
     assert np.allclose(merged.c_cash_equ_end_period, merged.money_cap)
 
 
 @PROPS
-@given(seed=seeds, period=st.sampled_from(["20230331", "20230630", "20230930", "20231231",
-                                           "20240630"]))
+@given(
+    seed=seeds, period=st.sampled_from(["20230331", "20230630", "20230930", "20231231", "20240630"])
+)
 def test_indicators_are_derived_from_the_statements(seed: int, period: str) -> None:
     m = small_market(seed)
     keys = ["ts_code", "ann_date", "end_date"]
@@ -171,13 +179,15 @@ def test_indicators_are_derived_from_the_statements(seed: int, period: str) -> N
     st_ = m.income_vip(period=period).merge(m.balancesheet_vip(period=period), on=keys)
     both = fi.merge(st_, on=keys)
     assert len(both) == len(fi) > 0
-    assert np.allclose(both.roe, both.n_income_attr_p / both.total_hldr_eqy_exc_min_int * 100,
-                       rtol=1e-3, atol=1e-3)
+    assert np.allclose(
+        both.roe, both.n_income_attr_p / both.total_hldr_eqy_exc_min_int * 100, rtol=1e-3, atol=1e-3
+    )
     assert np.allclose(both.debt_to_assets, both.total_liab / both.total_assets * 100, rtol=1e-4)
     assert np.allclose(both.eps, both.basic_eps)
     # bps is published to 4 decimals: a tiny value carries up to 5e-5 of rounding.
-    assert np.allclose(both.bps, both.total_hldr_eqy_exc_min_int / both.total_share, rtol=1e-3,
-                       atol=6e-5)
+    assert np.allclose(
+        both.bps, both.total_hldr_eqy_exc_min_int / both.total_share, rtol=1e-3, atol=6e-5
+    )
     assert np.allclose(both.current_ratio, both.total_cur_assets / both.total_cur_liab, rtol=1e-3)
 
 
@@ -228,8 +238,9 @@ def test_forecast_ranges_bracket_the_reported_profit(seed: int) -> None:
     inc = m.income_vip(period="20231231", now="20251231")
     final = inc[inc.update_flag == "0"].set_index("ts_code")["n_income_attr_p"] / 1e4
     got = final[fc.ts_code].to_numpy()
-    assert ((fc.net_profit_min.to_numpy() - 0.01 <= got)
-            & (got <= fc.net_profit_max.to_numpy() + 0.01)).all()
+    assert (
+        (fc.net_profit_min.to_numpy() - 0.01 <= got) & (got <= fc.net_profit_max.to_numpy() + 0.01)
+    ).all()
 
 
 @settings(max_examples=12, deadline=None, database=None)
@@ -254,8 +265,9 @@ def test_cross_section_equals_time_series(market: Market) -> None:
     for api in ("daily", "daily_basic", "adj_factor"):
         by_stock = market.query(api, ts_code=code, start_date="20240501", end_date="20240531")
         by_day = pd.concat([market.query(api, trade_date=t) for t in by_stock.trade_date])
-        pd.testing.assert_frame_equal(by_stock.reset_index(drop=True),
-                                      by_day[by_day.ts_code == code].reset_index(drop=True))
+        pd.testing.assert_frame_equal(
+            by_stock.reset_index(drop=True), by_day[by_day.ts_code == code].reset_index(drop=True)
+        )
 
 
 def test_valuation_follows_price_and_shares(market: Market) -> None:
@@ -265,8 +277,9 @@ def test_valuation_follows_price_and_shares(market: Market) -> None:
     assert (both.close == both.close_d).all()
     assert np.allclose(both.total_mv, both.close * both.total_share, rtol=1e-6)
     assert np.allclose(both.turnover_rate, both.vol / both.float_share, rtol=1e-3, atol=1e-4)
-    assert (both.free_share <= both.float_share).all() and (both.float_share
-                                                            <= both.total_share).all()
+    assert (both.free_share <= both.float_share).all() and (
+        both.float_share <= both.total_share
+    ).all()
     assert db.pe.notna().mean() > 0.6
 
 

@@ -13,8 +13,10 @@ from twilight_sim.fields import ROW_CAPS
 from twilight_sim.server import SimServer
 from twilight_sim.testing import TEST_TOKEN, call, running_simulator
 
-RATE_MSG = ("抱歉，您每分钟最多访问该接口{n}次，"
-            "权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。")
+RATE_MSG = (
+    "抱歉，您每分钟最多访问该接口{n}次，"
+    "权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
+)
 
 
 def test_envelope_shape(sim: SimServer) -> None:
@@ -28,8 +30,12 @@ def test_envelope_shape(sim: SimServer) -> None:
 
 @pytest.mark.parametrize("path", ["", "/", "/daily", "/dataapi/daily", "/dataapi"])
 def test_every_route_answers_the_same(sim: SimServer, path: str) -> None:
-    body = {"api_name": "daily", "token": TEST_TOKEN, "params": {"trade_date": "20240510"},
-            "fields": ""}
+    body = {
+        "api_name": "daily",
+        "token": TEST_TOKEN,
+        "params": {"trade_date": "20240510"},
+        "fields": "",
+    }
     if path.endswith("/daily"):
         body.pop("api_name")  # the api name may come from the path alone
     answer = httpx.post(sim.url + path, json=body).json()
@@ -51,15 +57,19 @@ def _all_pages(url: str, api: str, params: dict, limit: int | None = None) -> tu
         assert len(data["items"]) == (limit or ROW_CAPS[api])
 
 
-@pytest.mark.parametrize(("api", "params", "limit"), [
-    ("daily", {"start_date": "20240101", "end_date": "20240331"}, None),
-    ("adj_factor", {"start_date": "20240101", "end_date": "20240430"}, None),
-    ("weekly", {"start_date": "20230101"}, 1000),
-    ("income_vip", {"period": "20231231"}, 17),
-    ("index_daily", {"ts_code": "000300.SH"}, 100),
-])
-def test_paging_loses_and_doubles_nothing(sim: SimServer, api: str, params: dict,
-                                         limit: int | None) -> None:
+@pytest.mark.parametrize(
+    ("api", "params", "limit"),
+    [
+        ("daily", {"start_date": "20240101", "end_date": "20240331"}, None),
+        ("adj_factor", {"start_date": "20240101", "end_date": "20240430"}, None),
+        ("weekly", {"start_date": "20230101"}, 1000),
+        ("income_vip", {"period": "20231231"}, 17),
+        ("index_daily", {"ts_code": "000300.SH"}, 100),
+    ],
+)
+def test_paging_loses_and_doubles_nothing(
+    sim: SimServer, api: str, params: dict, limit: int | None
+) -> None:
     rows, pages = _all_pages(sim.url, api, params, limit)
     assert pages > 1
     expected = sim.market.query(api, **params)
@@ -102,17 +112,20 @@ def test_any_non_empty_token_is_accepted_by_default(sim: SimServer) -> None:
     assert call(sim.url, "trade_cal", token="")["code"] == 40101
 
 
-@pytest.mark.parametrize(("api", "params"), [
-    ("daily", {"trade_date": "2024-05-10"}),
-    ("daily", {"trade_date": "20240231"}),
-    ("daily", {"limit": "many"}),
-    ("daily", {"offset": -1}),
-    ("daily", {"ts_code": "000001"}),
-    ("stock_basic", {"list_status": "X"}),
-    ("trade_cal", {"exchange": "NYSE"}),
-    ("income", {}),
-    ("index_weight", {}),
-])
+@pytest.mark.parametrize(
+    ("api", "params"),
+    [
+        ("daily", {"trade_date": "2024-05-10"}),
+        ("daily", {"trade_date": "20240231"}),
+        ("daily", {"limit": "many"}),
+        ("daily", {"offset": -1}),
+        ("daily", {"ts_code": "000001"}),
+        ("stock_basic", {"list_status": "X"}),
+        ("trade_cal", {"exchange": "NYSE"}),
+        ("income", {}),
+        ("index_weight", {}),
+    ],
+)
 def test_bad_params_get_a_clear_error(sim: SimServer, api: str, params: dict) -> None:
     answer = call(sim.url, api, params)
     assert answer["code"] == -2001 and answer["msg"].startswith("参数错误")
@@ -150,8 +163,9 @@ def test_comma_separated_codes_and_list_status(sim: SimServer) -> None:
     codes = sim.market.universe.ts_code[:3]
     data = call(sim.url, "daily", {"ts_code": ",".join(codes), "trade_date": "20240510"})["data"]
     assert {r[0] for r in data["items"]} <= set(codes) and data["items"]
-    gone = call(sim.url, "stock_basic", {"list_status": "D"},
-                fields="ts_code,list_status,delist_date")["data"]["items"]
+    gone = call(
+        sim.url, "stock_basic", {"list_status": "D"}, fields="ts_code,list_status,delist_date"
+    )["data"]["items"]
     assert gone and all(r[1] == "D" and r[2] for r in gone)
 
 
@@ -173,8 +187,11 @@ def test_admin_endpoints(small_sim: SimServer) -> None:
     httpx.post(url + "/_sim/faults", json={})
     clock = httpx.post(url + "/_sim/clock", json={"now": "20240415T10:00"}).json()
     assert clock["now"] == "2024-04-15T10:00:00"
-    assert httpx.post(url + "/_sim/clock", json={"advance_days": 1}).json()["now"].startswith(
-        "2024-04-16")
+    assert (
+        httpx.post(url + "/_sim/clock", json={"advance_days": 1})
+        .json()["now"]
+        .startswith("2024-04-16")
+    )
     config = httpx.post(url + "/_sim/config", json={"rate_limit_per_minute": 7}).json()
     assert config["rate_limit_per_minute"] == 7
     apis = httpx.get(url + "/_sim/apis").json()
@@ -187,6 +204,9 @@ def test_concurrent_requests(sim: SimServer) -> None:
     expected = {d: call(sim.url, "daily", {"trade_date": d})["data"] for d in days}
     with httpx.Client(limits=httpx.Limits(max_connections=8)) as client:
         with ThreadPoolExecutor(8) as pool:
-            got = list(pool.map(lambda d: call(sim.url, "daily", {"trade_date": d},
-                                               client=client)["data"], days))
+            got = list(
+                pool.map(
+                    lambda d: call(sim.url, "daily", {"trade_date": d}, client=client)["data"], days
+                )
+            )
     assert got == [expected[d] for d in days]

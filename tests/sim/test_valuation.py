@@ -26,11 +26,16 @@ def _reports(m: Market, day: str) -> pd.DataFrame:
     """Original income and balance-sheet rows announced by ``day``, with total shares."""
     codes = ",".join(m.universe.ts_code)
     keys = ["ts_code", "ann_date", "end_date"]
-    inc = m.income(ts_code=codes, now=f"{day}T23:59",
-                   fields="ts_code,ann_date,end_date,update_flag,basic_eps,total_revenue,"
-                          "n_income_attr_p")
-    bs = m.balancesheet(ts_code=codes, now=f"{day}T23:59",
-                        fields="ts_code,ann_date,end_date,update_flag,total_hldr_eqy_exc_min_int")
+    inc = m.income(
+        ts_code=codes,
+        now=f"{day}T23:59",
+        fields="ts_code,ann_date,end_date,update_flag,basic_eps,total_revenue,n_income_attr_p",
+    )
+    bs = m.balancesheet(
+        ts_code=codes,
+        now=f"{day}T23:59",
+        fields="ts_code,ann_date,end_date,update_flag,total_hldr_eqy_exc_min_int",
+    )
     inc, bs = inc[inc.update_flag == "0"], bs[bs.update_flag == "0"]
     both = inc.merge(bs.drop(columns="update_flag"), on=keys)
     return both[both.ann_date <= day]

@@ -40,7 +40,9 @@ def balance_sheet_balances(scope: Scope) -> Outcome:
         {"abs": BALANCE_ABS_TOL, "rel": BALANCE_REL_TOL},
     )
     return _verdict(
-        scope, count, sample,
+        scope,
+        count,
+        sample,
         ok=f"all {scope.rows} balance sheets balance (assets = liabilities + equity)",
         bad="balance sheet(s) where assets differ from liabilities + equity",
         counter="unbalanced",
@@ -71,7 +73,9 @@ def disclosures_have_income(scope: Scope) -> Outcome:
         "end_date DESC, ts_code",
     )
     return _verdict(
-        scope, count, sample,
+        scope,
+        count,
+        sample,
         ok=f"all {checked} actual disclosures of refreshed periods have their income statement",
         bad="actual disclosure(s) without an income statement after the refresh",
         counter="missing_statements",
@@ -90,7 +94,9 @@ def announced_before_report(scope: Scope) -> Outcome:
         "end_date DESC, ts_code",
     )
     return _verdict(
-        scope, count, sample,
+        scope,
+        count,
+        sample,
         ok="every announcement precedes its report's first announcement",
         bad="announcement(s) dated after the report they anticipate",
         counter="late_announcements",
@@ -100,19 +106,36 @@ def announced_before_report(scope: Scope) -> Outcome:
 TABLES = ("disclosure_date", *STATEMENT_TABLES)
 
 KINDS = (
-    CheckKind("primary_key_unique", "The primary key identifies one row (restatements "
-              "are kept apart by their announcement date).", primary_key_unique, TABLES),
-    CheckKind("required_not_null", "Primary-key columns are never NULL.", required_not_null,
-              TABLES),
-    CheckKind("balances", "total_assets = total_liab + total_hldr_eqy_inc_min_int within "
-              f"{BALANCE_ABS_TOL} + {BALANCE_REL_TOL:g} relative.", balance_sheet_balances,
-              ("balancesheet",)),
-    CheckKind("disclosures_have_income", "Every actual disclosure of a period whose statements "
-              "were refreshed since has its income statement.", disclosures_have_income,
-              ("income",)),
-    CheckKind("announced_before_report", "Forecasts and express reports are dated before "
-              "the report's first announcement.", announced_before_report,
-              ("forecast", "express")),
+    CheckKind(
+        "primary_key_unique",
+        "The primary key identifies one row (restatements "
+        "are kept apart by their announcement date).",
+        primary_key_unique,
+        TABLES,
+    ),
+    CheckKind(
+        "required_not_null", "Primary-key columns are never NULL.", required_not_null, TABLES
+    ),
+    CheckKind(
+        "balances",
+        "total_assets = total_liab + total_hldr_eqy_inc_min_int within "
+        f"{BALANCE_ABS_TOL} + {BALANCE_REL_TOL:g} relative.",
+        balance_sheet_balances,
+        ("balancesheet",),
+    ),
+    CheckKind(
+        "disclosures_have_income",
+        "Every actual disclosure of a period whose statements "
+        "were refreshed since has its income statement.",
+        disclosures_have_income,
+        ("income",),
+    ),
+    CheckKind(
+        "announced_before_report",
+        "Forecasts and express reports are dated before the report's first announcement.",
+        announced_before_report,
+        ("forecast", "express"),
+    ),
     *upstream_drift_kinds(TABLES),
 )
 

@@ -29,8 +29,9 @@ def deadline(period: date) -> date:
     """The last legal day to disclose the report of ``period``."""
     if period.month == 12:
         return date(period.year + 1, 4, 30)
-    return {3: date(period.year, 4, 30), 6: date(period.year, 8, 31),
-            9: date(period.year, 10, 31)}[period.month]
+    return {3: date(period.year, 4, 30), 6: date(period.year, 8, 31), 9: date(period.year, 10, 31)}[
+        period.month
+    ]
 
 
 def open_periods(day: date) -> list[date]:

@@ -72,6 +72,7 @@ def period_schedule(
 
     return market_schedule(name, job, cron, description, decide)
 
+
 schedules = [
     period_schedule(
         "disclosure_calendar_refresh",

@@ -120,8 +120,9 @@ def new_disclosures(current: Seen, acted: Seen) -> Seen:
     return out
 
 
-def statement_request(period: str, fresh: dict[str, str], attempt: int,
-                      settings: TwilightSettings) -> RunRequest:
+def statement_request(
+    period: str, fresh: dict[str, str], attempt: int, settings: TwilightSettings
+) -> RunRequest:
     """The statements of ``period``; in stock mode only for the newly disclosed codes."""
     codes = sorted(fresh)
     digest = hashlib.sha256(json.dumps(fresh, sort_keys=True).encode()).hexdigest()[:12]
@@ -149,8 +150,12 @@ def settle(state: SensorState, instance: DagsterInstance | None) -> list[str]:
     return notes
 
 
-def evaluate(day: date, cursor: str | None, settings: TwilightSettings,
-             instance: DagsterInstance | None = None) -> SensorResult:
+def evaluate(
+    day: date,
+    cursor: str | None,
+    settings: TwilightSettings,
+    instance: DagsterInstance | None = None,
+) -> SensorResult:
     """The sensor's decision for the upstream's ``day``; pure apart from snapshot and runs."""
     periods = [to_key(p) for p in open_periods(day)]
     if not periods:
@@ -162,8 +167,9 @@ def evaluate(day: date, cursor: str | None, settings: TwilightSettings,
     if not fresh:
         waiting = f"; waiting for {len(state.pending)} run(s)" if state.pending else ""
         reason = f"{day}: no new disclosure in open periods {', '.join(periods)}{waiting}"
-        return SensorResult(skip_reason=SkipReason("; ".join([reason, *notes])),
-                            cursor=state.dump())
+        return SensorResult(
+            skip_reason=SkipReason("; ".join([reason, *notes])), cursor=state.dump()
+        )
     requests = []
     for period, codes in fresh.items():
         request = statement_request(period, codes, state.attempt(period, codes), settings)
@@ -183,8 +189,9 @@ def evaluate(day: date, cursor: str | None, settings: TwilightSettings,
 def new_disclosures_sensor(context: SensorEvaluationContext) -> SensorResult:
     settings = get_settings()
     if not settings.sensors_enabled:
-        return SensorResult(skip_reason=SkipReason(
-            "sensors are switched off (TWILIGHT_SENSORS_ENABLED=false)"))
+        return SensorResult(
+            skip_reason=SkipReason("sensors are switched off (TWILIGHT_SENSORS_ENABLED=false)")
+        )
     return evaluate(upstream_today(settings), context.cursor, settings, context.instance)
 
 

@@ -168,14 +168,10 @@ class CallBudget:
                 (key, slot + 60.0 / rate * SPACING_MARGIN, UNLEARNT, now),
             )
             conn.execute("INSERT INTO grants VALUES (?, ?)", (key, slot))
-            conn.execute(
-                "DELETE FROM grants WHERE key = ? AND at < ?", (key, now - self.window_s)
-            )
+            conn.execute("DELETE FROM grants WHERE key = ? AND at < ?", (key, now - self.window_s))
         return Slot(slot, paused_s=max(0.0, min(slot, pause) - now))
 
-    def acquire(
-        self, api_name: str = "*", sleep: Callable[[float], None] = time.sleep
-    ) -> Slot:
+    def acquire(self, api_name: str = "*", sleep: Callable[[float], None] = time.sleep) -> Slot:
         """Wait for a slot of ``api_name``; a pause recorded while waiting is waited out too.
 
         No slot is spent on a call that is sure to be refused: after the wait the pause is read

@@ -296,7 +296,10 @@ class TushareClient:
             log.warning(
                 "tushare %s refused for rate (%s); every call of this token pauses %.1f s, then "
                 "%s resumes at %.0f calls/min",
-                exc.api_name, exc.message, refusal.paused_until - time.time(), exc.api_name,
+                exc.api_name,
+                exc.message,
+                refusal.paused_until - time.time(),
+                exc.api_name,
                 refusal.rate,
             )
 

@@ -82,7 +82,12 @@ class TushareQuotaExhausted(TushareError):
     """The per-day quota of this API is spent: final until the quota resets (Shanghai midnight)."""
 
     def __init__(
-        self, api_name: str, message: str, code: int | None = None, *, calls: int | None = None,
+        self,
+        api_name: str,
+        message: str,
+        code: int | None = None,
+        *,
+        calls: int | None = None,
         now: datetime | None = None,
     ) -> None:
         self.calls = calls
@@ -173,13 +178,15 @@ def classify(api_name: str, code: int, message: str) -> TushareError:
         return TushareRateLimited(api_name, message, code, limit)
     reason = _BOILERPLATE.sub("", message)
     if any(word in reason for word in _RATE_WORDS):
-        log.warning("tushare %s: refusal read as a rate limit, wording unknown: %s",
-                    api_name, message)
+        log.warning(
+            "tushare %s: refusal read as a rate limit, wording unknown: %s", api_name, message
+        )
         return TushareRateLimited(api_name, message, code)
     if any(word in reason for word in _PERMISSION_WORDS):
         return TusharePermissionError(api_name, message, code)
     if code == 40203:
-        log.warning("tushare %s: unrecognised refusal (code 40203), not retried: %s",
-                    api_name, message)
+        log.warning(
+            "tushare %s: unrecognised refusal (code 40203), not retried: %s", api_name, message
+        )
         return TushareRefused(api_name, f"unrecognised refusal: {message}", code)
     return TushareRequestError(api_name, message, code)

@@ -72,11 +72,7 @@ def append_raw(
         "{'k': '" + c.replace("'", "''") + f"', 'v': CAST({quote(c)} AS VARCHAR)}}" for c in extra
     )
     present = f"list_filter([{entries}], lambda e: e.v IS NOT NULL)"
-    packed = (
-        f"NULLIF(to_json(map_from_entries({present})), '{{}}')"
-        if extra
-        else "NULL"
-    )
+    packed = f"NULLIF(to_json(map_from_entries({present})), '{{}}')" if extra else "NULL"
     params = "request_params" if "request_params" in frame.columns else "NULL"
     with registered(conn, "raw_frame", frame):
         conn.execute(

@@ -58,8 +58,7 @@ def _rows_sql(relation: str, columns: list[str]) -> str:
     """One page of one security's rows, oldest first, dates rendered as requests write them
     (YYYYMMDD)."""
     rendered = ", ".join(
-        "strftime(trade_date, '%Y%m%d') AS trade_date" if c == "trade_date" else c
-        for c in columns
+        "strftime(trade_date, '%Y%m%d') AS trade_date" if c == "trade_date" else c for c in columns
     )
     return (
         f"SELECT {rendered} FROM {relation} WHERE ts_code = ? "
