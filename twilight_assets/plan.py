@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from twilight_assets.coverage import fetched_partitions
 from twilight_assets.factory import UpstreamTable
 from twilight_assets.tables import TABLES, upstream_tables
-from twilight_resources.calendar import TradingCalendar, from_key
-from twilight_resources.catalog import CATALOG, Catalog, request_keys
+from twilight_resources.calendar import TradingCalendar
+from twilight_resources.catalog import CATALOG, Catalog, range_keys
 from twilight_resources.settings import TwilightSettings
 from twilight_resources.tushare.limits import ApiLimits
 
@@ -47,7 +47,7 @@ def plan_backfill(
     plans = []
     for api in apis:
         table = tables[api]
-        keys = request_keys(catalog[api], cal, from_key(start), from_key(end))
+        keys = range_keys(catalog[api], cal, start, end)
         done = set() if table.refresh else fetched_partitions(settings, f"raw_{api}", keys)
         todo = [k for k in keys if k not in done]
         calls = len(table.plan(todo, settings)) if todo else 0

@@ -16,7 +16,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from twilight_resources.calendar import TradingCalendar, to_key
+from twilight_resources.calendar import TradingCalendar, from_key, to_key
 from twilight_resources.periods import quarter_ends
 from twilight_resources.warehouse.schema import TableSpec, UnknownTableError, all_tables, table_spec
 from twilight_resources.warehouse.writer import UNPARTITIONED
@@ -248,6 +248,14 @@ def request_keys(table: Table, cal: TradingCalendar, lo: date, hi: date) -> list
         period = "W" if grain is Grain.WEEK_END else "M"
         days = [d for d in cal.period_ends(period, hi) if d >= lo]
     return [to_key(d) for d in days]
+
+
+def range_keys(table: Table, cal: TradingCalendar, start: str, end: str) -> list[str]:
+    """The partitions of a key range [start, end] (a backfill's, a range run's): those of
+    :func:`request_keys` inside it. Only a month grain differs, whose rows dated up to ``end``
+    may be stored under a later month end."""
+    keys = request_keys(table, cal, from_key(start), from_key(end))
+    return [k for k in keys if k <= end]
 
 
 def _bars(api: str, group: str, description: str, grain: Grain, **extra: Any) -> Table:
