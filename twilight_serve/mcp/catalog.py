@@ -61,16 +61,14 @@ class Shape:
 class TableTool(Shape):
     """One warehouse-backed API: its catalog entry and its shape."""
 
-    entry: Table | None = None
+    entry: Table = field(kw_only=True)
 
     @property
     def api(self) -> str:
-        assert self.entry is not None
         return self.entry.api
 
     @property
     def grain(self) -> Grain:
-        assert self.entry is not None
         return self.entry.grain
 
     @property
@@ -249,8 +247,8 @@ def table_tools(catalog: Catalog) -> tuple[TableTool, ...]:
     for entry in catalog:
         if entry.mcp:
             shape = SHAPES.get(entry.api) or default_shape(entry)
-            tools.append(TableTool(**{f.name: getattr(shape, f.name) for f in fields(shape)},
-                                   entry=entry))  # fmt: skip
+            given = {f.name: getattr(shape, f.name) for f in fields(shape)}
+            tools.append(TableTool(**given, entry=entry))
     return tuple(tools)
 
 

@@ -125,7 +125,6 @@ class CoverageChecker:
     def keys(self, request: TableRequest, generation: int) -> list[str] | str:
         """The partition keys the request needs, or the reason none can be derived."""
         entry = request.tool.entry
-        assert entry is not None
         if entry.grain is Grain.WHOLE:
             return [UNPARTITIONED]
         if entry.grain is Grain.PERIOD:
