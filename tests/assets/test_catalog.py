@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,17 @@ def ddl_like(api: str, new: str, directory: Path) -> Path:
 def test_the_house_catalog_is_whole() -> None:
     assert CATALOG.problems() == []
     assert len(CATALOG.tables) == 18
+
+
+def test_the_catalog_imports_nothing_above_resources() -> None:
+    """Serving processes read it: no Dagster, no higher package comes with it."""
+    code = (
+        "import sys, twilight_resources.catalog; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} "
+        "& {'dagster', 'twilight_assets', 'twilight_serve', 'twilight_sim'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
 def test_an_entry_without_ddl_is_named() -> None:
