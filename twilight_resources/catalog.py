@@ -10,7 +10,7 @@ imports Dagster, so the serving processes read it too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
@@ -18,7 +18,7 @@ from typing import Any
 
 from twilight_resources.calendar import TradingCalendar, from_key, to_key
 from twilight_resources.periods import quarter_ends
-from twilight_resources.warehouse.schema import TableSpec, UnknownTableError, all_tables, table_spec
+from twilight_resources.warehouse.schema import TableSpec, all_tables, table_spec
 from twilight_resources.warehouse.writer import UNPARTITIONED
 
 
@@ -164,17 +164,8 @@ class Catalog:
     def apis(self, group: str | None = None) -> list[str]:
         return [t.api for t in self.tables if group is None or t.group == group]
 
-    def groups(self) -> list[str]:
-        return list(dict.fromkeys(t.group for t in self.tables))
-
-    def refresh(self, name: str) -> Refresh:
-        return next(r for r in self.refreshes if r.name == name)
-
     def scheduled_by(self, name: str) -> list[str]:
         return [t.api for t in self.tables if name in t.schedules]
-
-    def with_check(self, name: str) -> list[str]:
-        return [t.api for t in self.tables if name in t.checks]
 
     def served(self) -> tuple[str, ...]:
         return tuple(t.table for t in self.tables if t.read_api)
@@ -186,9 +177,10 @@ class Catalog:
     def extended(self, *tables: Table) -> Catalog:
         return replace(self, tables=(*self.tables, *tables))
 
-    def problems(self, ddl_tables: Iterable[str] | None = None) -> list[str]:
-        """What is missing or inconsistent, one line each (empty when the catalog is whole)."""
-        declared = set(all_tables() if ddl_tables is None else ddl_tables)
+    def problems(self) -> list[str]:
+        """What is missing or inconsistent against the DDL and itself, one line each (empty
+        when the catalog is whole)."""
+        declared = set(all_tables())
         found: list[str] = []
         apis = self.apis()
         if len(set(apis)) != len(apis):
@@ -204,11 +196,7 @@ class Catalog:
                 if dep not in apis:
                     found.append(f"{table.api}: depends on unknown table {dep!r}")
             if table.partition_column and f"raw_{table.api}" in declared:
-                try:
-                    columns = table.raw_spec.columns
-                except UnknownTableError:
-                    columns = {}
-                if columns and table.partition_column not in columns:
+                if table.partition_column not in table.raw_spec.columns:
                     found.append(
                         f"{table.api}: partition column {table.partition_column!r} is not a "
                         f"column of raw_{table.api}"
@@ -225,16 +213,17 @@ class Catalog:
                 found.append(f"schedule {refresh.name!r}: its tables differ in partitions")
         return found
 
-    def validate(self, ddl_tables: Iterable[str] | None = None) -> Catalog:
-        if found := self.problems(ddl_tables):
+    def validate(self) -> Catalog:
+        """The catalog itself, or :class:`CatalogError` naming every problem."""
+        if found := self.problems():
             raise CatalogError("the table catalog is incomplete:\n  " + "\n  ".join(found))
         return self
 
 
 def request_keys(table: Table, cal: TradingCalendar, lo: date, hi: date) -> list[str]:
     """The partition keys that hold ``table``'s rows dated in [lo, hi], as
-    ``normalized/trade_cal`` registers them: what a backfill of the range fetches and what a
-    read of the range needs."""
+    ``normalized/trade_cal`` registers them: what a read of the range needs (MCP coverage) and,
+    through :func:`range_keys`, what a backfill of a key range fetches (``twilight plan``)."""
     grain = table.grain
     if grain is Grain.WHOLE:
         return [UNPARTITIONED]
@@ -485,8 +474,3 @@ CATALOG = Catalog(
 def statement_apis(catalog: Catalog = CATALOG) -> list[str]:
     """The statement tables the disclosure sensor fetches for new disclosures."""
     return [t.api for t in catalog if t.planner is PlannerKind.FINANCIAL_REPORT]
-
-
-def reference_apis(catalog: Catalog = CATALOG) -> list[str]:
-    """Unpartitioned tables, refreshed whole (the calendar among them: loaded first)."""
-    return [t.api for t in catalog if t.grain is Grain.WHOLE]
