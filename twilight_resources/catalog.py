@@ -252,6 +252,9 @@ def _bars(api: str, group: str, description: str, grain: Grain, **extra: Any) ->
 
 
 def _statement(api: str, description: str, **extra: Any) -> Table:
+    """A statement table: a period's answer grows as companies disclose (and restate), so every
+    run fetches it again; asked per period (``*_vip``) or per reported stock, by
+    ``TWILIGHT_FINANCIALS_MODE``."""
     return Table(
         api,
         "financials",

@@ -1,8 +1,8 @@
 """Asset checks only the financial tables get, run by the same probe runner as the others.
 
-Balance sheets balance; every actual disclosure of a period has its
-income statement once the statements were refreshed; forecasts and express reports come out
-before the report they anticipate.
+Balance sheets balance; every actual disclosure of a period has its income statement once the
+statements were refreshed; forecasts and express reports come out before the report they
+anticipate.
 """
 
 from __future__ import annotations
