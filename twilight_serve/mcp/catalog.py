@@ -17,7 +17,6 @@ from twilight_serve.validation import DATE_PATTERN, TS_CODE_PATTERN
 
 # Tushare accepts several codes separated by commas in ts_code.
 CODES_PATTERN = TS_CODE_PATTERN.removesuffix("$") + r"(,\d{6}\.(SH|SZ|BJ))*$"
-__all__ = ["Grain"]
 
 
 class Kind(StrEnum):
