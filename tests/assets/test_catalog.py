@@ -38,6 +38,7 @@ from twilight_serve.mcp.answers import Answerer
 from twilight_serve.mcp.catalog import table_tools
 from twilight_serve.mcp.request import table_request
 from twilight_serve.mcp.tools import register_tools
+from twilight_sim.apis import HANDLERS
 from twilight_sim.server import SimServer
 
 # A 19th table shaped like daily's answer, so the simulator's daily endpoint serves it.
@@ -82,6 +83,14 @@ def test_the_catalog_imports_nothing_above_resources() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_simulator_answers_every_api_the_catalog_calls() -> None:
+    """The third part of a new table: its endpoint in the simulator (period-mode statements
+    call ``<api>_vip``)."""
+    vip = {f"{t.calls}_vip" for t in CATALOG if t.planner is PlannerKind.FINANCIAL_REPORT}
+    missing = ({t.calls for t in CATALOG} | vip) - set(HANDLERS)
+    assert not missing, f"the simulator has no endpoint for {sorted(missing)}"
 
 
 def test_an_entry_without_ddl_is_named() -> None:
