@@ -25,8 +25,9 @@ from pathlib import Path
 from subprocess import Popen
 from typing import Any
 
-from twilight_assets.plan import ALL_TABLES, partition_keys, plan_backfill
+from twilight_assets.plan import ALL_TABLES, plan_backfill
 from twilight_resources.calendar import TradingCalendar
+from twilight_resources.catalog import CATALOG, range_keys
 from twilight_resources.processes import spawn_session, stop_sessions
 from twilight_resources.progress import Reporter
 from twilight_resources.settings import TwilightSettings
@@ -68,7 +69,7 @@ def plan_chunks(
             "a backfill's tables must share one partitioning (e.g. daily,adj_factor,daily_basic; "
             "weekly and monthly each on its own); reference tables are not partitioned"
         )
-    keys = partition_keys(ALL_TABLES[apis[0]], cal, start, end)
+    keys = range_keys(CATALOG[apis[0]], cal, start, end)
     tail: list[int] = []  # the last chunk first
     for n in shrinking_tail(size):
         if sum(tail) + n > len(keys):

@@ -2,8 +2,8 @@
 
 Checks query the newest published snapshot through :class:`WarehouseReader`, so they never
 wait for (or block) a writer and see exactly what the serving processes serve. They are built
-by one factory from a table list per kind, and are non-blocking: a failure flags the data in
-the UI and in the run, it does not stop downstream assets.
+by one factory from the check kinds each catalog entry names, and are non-blocking: a failure
+flags the data in the UI and in the run, it does not stop downstream assets.
 
 In a run of trade-date partitions, the checks of a table partitioned by trade date look at the
 run's dates only: every rule they apply holds or fails within a date (the primary key includes
@@ -13,7 +13,7 @@ bandwidth). Without partitions (a run of unpartitioned assets, a check launched 
 they look at the whole table.
 """
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ from dagster._core.storage.tags import (
 )
 
 from twilight_resources.calendar import from_key
+from twilight_resources.catalog import CATALOG, Catalog, CatalogError, Grain, Table
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse import (
     SnapshotUnavailableError,
@@ -64,23 +65,7 @@ OHLC_RULES = {
     "price <= 0": 'least("open", "high", "low", "close") > 0',
 }
 
-TABLES = (
-    "daily",
-    "adj_factor",
-    "daily_basic",
-    "weekly",
-    "monthly",
-    "index_daily",
-    "index_dailybasic",
-    "index_weight",
-    "stock_basic",
-    "trade_cal",
-    "index_basic",
-)
-BAR_TABLES = ("daily", "weekly", "monthly", "index_daily")
-LISTED_TABLES = ("daily", "adj_factor", "daily_basic")
-PERIOD_UNITS = {"weekly": "week", "monthly": "month"}  # DuckDB date_trunc: ISO week, month
-CALENDAR_TABLES = ("daily", "adj_factor", "daily_basic", "index_daily", "index_dailybasic")
+PERIOD_UNITS = {Grain.WEEK_END: "week", Grain.MONTH_END: "month"}  # date_trunc: ISO week, month
 
 STOCK_BASIC = table_spec("normalized_stock_basic").name
 TRADE_CAL = table_spec("normalized_trade_cal").name
@@ -112,6 +97,7 @@ class Scope:
     rows: int
     relation: str
     dates: tuple[str, str] | None = None
+    grain: Grain | None = None
 
     @classmethod
     def of(
@@ -120,15 +106,16 @@ class Scope:
         spec: TableSpec,
         settings: TwilightSettings,
         dates: tuple[str, str] | None = None,
+        grain: Grain | None = None,
     ) -> "Scope":
         """``dates`` narrow a table partitioned by trade date to the run's rows."""
         relation, scoped = spec.name, None
-        if dates is not None and spec.api in CALENDAR_TABLES:
+        if dates is not None and grain is Grain.TRADE_DATE:
             lo, hi = (from_key(d).isoformat() for d in dates)  # parsed: never raw text in SQL
             relation = f"(SELECT * FROM {spec.name} WHERE trade_date BETWEEN '{lo}' AND '{hi}')"
             scoped = dates
         rows = _scalar(reader, f"SELECT count(*) FROM {relation}")
-        return cls(reader, spec, settings, rows, relation, scoped)
+        return cls(reader, spec, settings, rows, relation, scoped, grain)
 
 
 @dataclass(frozen=True)
@@ -145,12 +132,15 @@ Probe = Callable[[Scope], Outcome]
 
 @dataclass(frozen=True)
 class CheckKind:
-    """One check, applied to each table of ``apis``."""
+    """One check, applied to each table whose catalog entry names it; the description may
+    depend on the table (its key, its required columns)."""
 
     name: str
-    description: str
+    description: str | Callable[[TableSpec], str]
     probe: Probe
-    apis: tuple[str, ...]
+
+    def describe(self, spec: TableSpec) -> str:
+        return self.description if isinstance(self.description, str) else self.description(spec)
 
 
 def _columns(names: tuple[str, ...]) -> str:
@@ -233,8 +223,9 @@ def primary_key_unique(scope: Scope) -> Outcome:
 
 
 def required_columns(spec: TableSpec) -> tuple[str, ...]:
-    """Primary-key columns, plus the prices of a bar table."""
-    return (*spec.primary_key, *(PRICES if spec.api in BAR_TABLES else ()))
+    """Primary-key columns, plus the prices of a bar table (one with all four)."""
+    bar = set(PRICES) <= set(spec.columns)
+    return (*spec.primary_key, *(PRICES if bar else ()))
 
 
 def required_not_null(scope: Scope) -> Outcome:
@@ -334,7 +325,8 @@ def matches_daily(scope: Scope) -> Outcome:
         "AND p.period_end <= (SELECT max(cal_date) FROM cal) AND NOT EXISTS "
         "(SELECT 1 FROM missing m WHERE m.cal_date BETWEEN p.period_start AND p.period_end)) "
     )
-    where = {"exchange": scope.settings.market_exchange, "unit": PERIOD_UNITS[spec.api]}
+    assert scope.grain in PERIOD_UNITS, f"{spec.name}: matches_daily needs week or month ends"
+    where = {"exchange": scope.settings.market_exchange, "unit": PERIOD_UNITS[scope.grain]}
     compared = _scalar(
         reader,
         f"{covered} SELECT count(*) FROM {spec.name} b JOIN covered p "
@@ -452,74 +444,67 @@ def no_unknown_columns(scope: Scope) -> Outcome:
     )
 
 
-def upstream_drift_kinds(apis: tuple[str, ...]) -> tuple[CheckKind, ...]:
-    """The checks every normalized table gets: rejected rows and undeclared columns."""
-    return (
-        CheckKind(
-            "no_quarantined_rows",
-            "No upstream row of the partitions now held was rejected into meta_quarantine.",
-            no_quarantined_rows,
-            apis,
-        ),
-        CheckKind(
-            "no_unknown_columns",
-            "The raw answers now held carry no column that sql/ does not declare.",
-            no_unknown_columns,
-            apis,
-        ),
-    )
-
-
 KINDS = (
     CheckKind(
         "primary_key_unique",
-        "No two rows share the primary key declared in sql/.",
+        lambda spec: (
+            f"No two rows share the primary key ({', '.join(spec.primary_key)}) declared in sql/."
+        ),
         primary_key_unique,
-        TABLES,
     ),
     CheckKind(
         "required_not_null",
-        "Primary-key columns, and open/high/low/close of bars, are never NULL.",
+        lambda spec: f"{', '.join(required_columns(spec))} are never NULL.",
         required_not_null,
-        TABLES,
     ),
     CheckKind(
         "ohlc_sane",
         "Every bar has low <= open, close <= high, low <= high and positive prices.",
         ohlc_sane,
-        BAR_TABLES,
     ),
     CheckKind(
         "rows_match_listed",
         f"Each stored trade date has {MIN_LISTED_RATIO:.0%}..{MAX_LISTED_RATIO:.0%} as many "
         "rows as stocks listed that day per normalized_stock_basic.",
         rows_match_listed,
-        LISTED_TABLES,
     ),
     CheckKind(
         "matches_daily",
         "Bars whose period is fully covered by normalized_daily agree with it: high = max, "
         "low = min, close = last close, vol = sum.",
         matches_daily,
-        tuple(PERIOD_UNITS),
     ),
     CheckKind(
         "no_calendar_gaps",
         "Every open day of the configured exchange between the first and last stored "
         "trade_date has rows.",
         no_calendar_gaps,
-        CALENDAR_TABLES,
     ),
-    *upstream_drift_kinds(TABLES),
+    CheckKind(
+        "no_quarantined_rows",
+        "No upstream row of the partitions now held was rejected into meta_quarantine.",
+        no_quarantined_rows,
+    ),
+    CheckKind(
+        "no_unknown_columns",
+        "The raw answers now held carry no column that sql/ does not declare.",
+        no_unknown_columns,
+    ),
 )
 
 
 def run_probe(
-    spec: TableSpec, probe: Probe, name: str, dates: tuple[str, str] | None = None
+    spec: TableSpec,
+    probe: Probe,
+    name: str,
+    dates: tuple[str, str] | None = None,
+    grain: Grain | None = None,
 ) -> AssetCheckResult:
     """Run ``probe`` on the newest snapshot (the run's ``dates`` of a trade-date table, else
-    the whole table); no rows passes."""
+    the whole table); no rows passes. ``grain`` defaults to the table's in the catalog."""
     settings = get_settings()
+    if grain is None and spec.api in CATALOG:
+        grain = CATALOG[spec.api].grain
     asset_key = AssetKey(["normalized", spec.api])
     with WarehouseReader.from_settings(settings, pool_size=1) as reader:
         try:
@@ -531,7 +516,7 @@ def run_probe(
                 passed=True,
                 description=f"{spec.name}: no rows yet (no snapshot published)",
             )
-        scope = Scope.of(reader, spec, settings, dates)
+        scope = Scope.of(reader, spec, settings, dates, grain)
         outcome = probe(scope) if scope.rows else Outcome(True, f"{spec.name}: no rows yet")
     checked = f"{scope.dates[0]}..{scope.dates[1]}" if scope.dates else "whole table"
     return AssetCheckResult(
@@ -546,39 +531,39 @@ def run_probe(
     )  # fmt: skip
 
 
-def build_table_checks(api: str, all_kinds: tuple[CheckKind, ...]) -> AssetChecksDefinition:
-    """Every check kind that applies to ``normalized/<api>``, as one step.
+def build_table_checks(entry: Table, kinds: Sequence[CheckKind]) -> AssetChecksDefinition:
+    """Every check kind the entry names, on ``normalized/<api>``, as one step.
 
     One step per table rather than per check: each step of a multiprocess run is a process
     start-up, and a dozen of them cost more than the queries themselves.
     """
-    spec = table_spec(f"normalized_{api}")
-    kinds = [kind for kind in all_kinds if api in kind.apis]
+    spec = entry.spec
+    chosen = [kind for kind in kinds if kind.name in entry.checks]
 
     @multi_asset_check(
-        name=f"{api}_checks",
+        name=f"{entry.api}_checks",
         specs=[
             AssetCheckSpec(
                 kind.name,
-                asset=AssetKey(["normalized", api]),
-                description=kind.description,
+                asset=AssetKey(["normalized", entry.api]),
+                description=kind.describe(spec),
                 blocking=False,
             )
-            for kind in kinds
+            for kind in chosen
         ],
     )
     def _checks(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
         dates = run_dates(context)
-        for kind in kinds:
-            yield run_probe(spec, kind.probe, kind.name, dates)
+        for kind in chosen:
+            yield run_probe(spec, kind.probe, kind.name, dates, entry.grain)
 
     return _checks
 
 
-def build_checks(kinds: tuple[CheckKind, ...]) -> list[AssetChecksDefinition]:
-    """One check step per table that any of ``kinds`` applies to."""
-    tables = dict.fromkeys(api for kind in kinds for api in kind.apis)
-    return [build_table_checks(api, kinds) for api in tables]
-
-
-checks = build_checks(KINDS)
+def build_checks(catalog: Catalog, kinds: Sequence[CheckKind]) -> list[AssetChecksDefinition]:
+    """One check step per catalog table; a check name no kind implements is an error."""
+    known = {kind.name for kind in kinds}
+    unknown = {t.api: sorted(set(t.checks) - known) for t in catalog if set(t.checks) - known}
+    if unknown:
+        raise CatalogError(f"catalog entries name checks that do not exist: {unknown}")
+    return [build_table_checks(entry, kinds) for entry in catalog if entry.checks]

@@ -1,21 +1,15 @@
-"""The one place the Dagster code location is assembled; nothing is defined here."""
+"""The one place the Dagster code location is assembled, from the table catalog."""
 
 import os
 
 from dagster import Definitions, multiprocess_executor
 
-from twilight_assets import quality
-from twilight_assets.checks import checks
-from twilight_assets.financials import assets as financial_assets
+from twilight_assets import checks, quality
 from twilight_assets.financials import checks as financial_checks
-from twilight_assets.financials import schedules as financial_schedules
 from twilight_assets.financials import sensors as financial_sensors
-from twilight_assets.indexes import assets as index_assets
-from twilight_assets.indexes import schedules as index_schedules
-from twilight_assets.prices import assets as price_assets
-from twilight_assets.prices import schedules as price_schedules
-from twilight_assets.reference import assets as reference_assets
-from twilight_assets.reference import schedules as reference_schedules
+from twilight_assets.schedules import build_schedules
+from twilight_assets.tables import build_assets
+from twilight_resources.catalog import CATALOG, Catalog
 from twilight_resources.tushare import TushareResource
 from twilight_resources.warehouse import DuckDBWarehouseIOManager
 
@@ -37,21 +31,21 @@ executor = multiprocess_executor.configured(
     }
 )
 
-defs = Definitions(
-    assets=[
-        *reference_assets.assets,
-        *price_assets.assets,
-        *index_assets.assets,
-        *financial_assets.assets,
-    ],
-    schedules=[
-        *reference_schedules.schedules,
-        *price_schedules.schedules,
-        *index_schedules.schedules,
-        *financial_schedules.schedules,
-    ],
-    sensors=financial_sensors.sensors,
-    asset_checks=[*checks, *financial_checks.checks, *quality.checks],
-    executor=executor,
-    resources={"tushare": TushareResource(), "io_manager": DuckDBWarehouseIOManager()},
-)
+CHECK_KINDS = (*checks.KINDS, *financial_checks.KINDS)
+
+
+def build_definitions(catalog: Catalog) -> Definitions:
+    """Assets, schedules and checks of every table of ``catalog`` (checked to be whole first),
+    with the sensors and cross-source checks that are code rather than catalog."""
+    catalog.validate()
+    return Definitions(
+        assets=build_assets(catalog),
+        schedules=build_schedules(catalog),
+        sensors=financial_sensors.sensors,
+        asset_checks=[*checks.build_checks(catalog, CHECK_KINDS), *quality.checks],
+        executor=executor,
+        resources={"tushare": TushareResource(), "io_manager": DuckDBWarehouseIOManager()},
+    )
+
+
+defs = build_definitions(CATALOG)

@@ -18,7 +18,15 @@ from __future__ import annotations
 
 from dagster import DynamicPartitionsDefinition
 
+from twilight_resources.catalog import Grain
+
 trade_dates = DynamicPartitionsDefinition(name="trade_dates")
 week_ends = DynamicPartitionsDefinition(name="week_ends")
 month_ends = DynamicPartitionsDefinition(name="month_ends")
 report_periods = DynamicPartitionsDefinition(name="report_periods")
+
+
+def partitions_for(grain: Grain) -> DynamicPartitionsDefinition | None:
+    """The partition set of a catalog grain."""
+    sets = {p.name: p for p in (trade_dates, week_ends, month_ends, report_periods)}
+    return None if grain.partition_set is None else sets[grain.partition_set]

@@ -9,22 +9,16 @@ from dataclasses import dataclass
 
 from twilight_assets.coverage import fetched_partitions
 from twilight_assets.factory import UpstreamTable
-from twilight_assets.financials.assets import TABLES as FINANCIAL_TABLES
-from twilight_assets.financials.periods import quarter_ends
-from twilight_assets.indexes.assets import TABLES as INDEX_TABLES
-from twilight_assets.partitions import month_ends, report_periods, trade_dates, week_ends
-from twilight_assets.prices.assets import TABLES as PRICE_TABLES
-from twilight_assets.reference.assets import TABLES as REFERENCE_TABLES
-from twilight_resources.calendar import TradingCalendar, from_key, to_key
+from twilight_assets.tables import TABLES, upstream_tables
+from twilight_resources.calendar import TradingCalendar
+from twilight_resources.catalog import CATALOG, Catalog, range_keys
 from twilight_resources.settings import TwilightSettings
 from twilight_resources.tushare.limits import ApiLimits
-from twilight_resources.warehouse.writer import UNPARTITIONED
 
-ALL_TABLES: dict[str, UpstreamTable] = {
-    t.api: t for t in (*REFERENCE_TABLES, *PRICE_TABLES, *INDEX_TABLES)
-}
-# Planned on request (``--tables income,...``): refreshed by disclosures, not backfilled by default.
-PLANNABLE: dict[str, UpstreamTable] = {**ALL_TABLES, **{t.api: t for t in FINANCIAL_TABLES}}
+# Backfilled by default; refresh tables (the financials) are planned on request
+# (``--tables income,...``): disclosures refresh them.
+ALL_TABLES: dict[str, UpstreamTable] = {api: t for api, t in TABLES.items() if not t.refresh}
+PLANNABLE: dict[str, UpstreamTable] = TABLES
 
 
 @dataclass(frozen=True)
@@ -35,22 +29,6 @@ class TablePlan:
     calls: int
 
 
-def partition_keys(table: UpstreamTable, cal: TradingCalendar, start: str, end: str) -> list[str]:
-    """The table's partition keys in [start, end], as ``normalized/trade_cal`` registers them."""
-    lo, hi = from_key(start), from_key(end)
-    if table.partitions is None:
-        return [UNPARTITIONED]
-    if table.partitions is report_periods:
-        days = quarter_ends(lo, hi)
-    elif table.partitions is trade_dates:
-        days = cal.open_days(lo, hi)
-    else:
-        period = "W" if table.partitions is week_ends else "M"
-        assert table.partitions is month_ends or period == "W"
-        days = [d for d in cal.period_ends(period, hi) if d >= lo]
-    return [to_key(d) for d in days]
-
-
 def plan_backfill(
     apis: list[str],
     start: str,
@@ -58,16 +36,18 @@ def plan_backfill(
     settings: TwilightSettings,
     cal: TradingCalendar,
     on_table: Callable[[str, int], None] | None = None,
+    catalog: Catalog = CATALOG,
 ) -> list[TablePlan]:
     """Per table: partitions, fetched ones, calls left; ``on_table(api, tables done)`` after each
     (a table's planner may ask the upstream, e.g. for the stock list in ``stock`` mode)."""
-    unknown = sorted(set(apis) - set(PLANNABLE))
+    tables = TABLES if catalog is CATALOG else upstream_tables(catalog)
+    unknown = sorted(set(apis) - set(tables))
     if unknown:
-        raise ValueError(f"unknown tables {unknown}; known: {sorted(PLANNABLE)}")
+        raise ValueError(f"unknown tables {unknown}; known: {sorted(tables)}")
     plans = []
     for api in apis:
-        table = PLANNABLE[api]
-        keys = partition_keys(table, cal, start, end)
+        table = tables[api]
+        keys = range_keys(catalog[api], cal, start, end)
         done = set() if table.refresh else fetched_partitions(settings, f"raw_{api}", keys)
         todo = [k for k in keys if k not in done]
         calls = len(table.plan(todo, settings)) if todo else 0

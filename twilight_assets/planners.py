@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from twilight_resources.catalog import PlannerKind, Table
 from twilight_resources.settings import TwilightSettings
 from twilight_resources.tushare import TushareRequest
 from twilight_resources.warehouse.writer import UNPARTITIONED
@@ -137,3 +138,23 @@ def financial_report(api: str) -> Planner:
         ]
 
     return plan
+
+
+def planner_for(table: Table) -> Planner:
+    """The planner a catalog entry names, calling the API it names."""
+    api = table.calls
+    match table.planner:
+        case PlannerKind.BY_TRADE_DATE:
+            return by_trade_date(api)
+        case PlannerKind.PER_INDEX_OVER_RANGE:
+            return per_index_over_range(api)
+        case PlannerKind.PER_INDEX_PER_MONTH:
+            return per_index_per_month(api)
+        case PlannerKind.SNAPSHOT:
+            return snapshot(api, table.variants)
+        case PlannerKind.CALENDAR_SPAN:
+            return calendar_span(api)
+        case PlannerKind.BY_END_DATE:
+            return by_end_date(api)
+        case PlannerKind.FINANCIAL_REPORT:
+            return financial_report(api)

@@ -10,6 +10,7 @@ from dagster import (
     AssetChecksDefinition,
     AssetsDefinition,
     DagsterInstance,
+    Definitions,
     DynamicPartitionsDefinition,
     ExecuteInProcessResult,
     materialize,
@@ -22,19 +23,23 @@ from dagster._core.storage.tags import (
 from twilight_assets.definitions import defs
 
 
-def _assets_for(apis: Sequence[str]) -> list[AssetsDefinition]:
+def _assets_for(apis: Sequence[str], location: Definitions) -> list[AssetsDefinition]:
     wanted = set(apis)
     return [
-        a for a in defs.assets or [] if isinstance(a, AssetsDefinition) and a.key.path[-1] in wanted
+        a
+        for a in location.assets or []
+        if isinstance(a, AssetsDefinition) and a.key.path[-1] in wanted
     ]
 
 
-def _checks_for(assets: Sequence[AssetsDefinition]) -> list[AssetChecksDefinition]:
+def _checks_for(
+    assets: Sequence[AssetsDefinition], location: Definitions
+) -> list[AssetChecksDefinition]:
     """The asset checks of ``assets``: a run that includes them evaluates them after the
     materializations, as a UI or CLI run of the same selection does."""
     keys = {a.key for a in assets}
     return [
-        c for c in defs.asset_checks or []
+        c for c in location.asset_checks or []
         if isinstance(c, AssetChecksDefinition) and {k.asset_key for k in c.check_keys} <= keys
     ]  # fmt: skip
 
@@ -54,14 +59,16 @@ def materialize_tables(
     end: str = "99999999",
     on_group: Callable[[str, int], None] | None = None,
     with_checks: bool = False,
+    location: Definitions = defs,
 ) -> list[ExecuteInProcessResult]:
     """Materialize raw and normalized assets of ``apis`` for partitions in [start, end].
 
     ``with_checks`` also runs their asset checks (off by default: most tests assert on the
-    tables, and the checks would double their time).
+    tables, and the checks would double their time). ``location`` is the code location whose
+    assets these are (the house's by default).
     """
     groups: dict[str | None, list[AssetsDefinition]] = {}
-    for asset_def in _assets_for(apis):
+    for asset_def in _assets_for(apis, location):
         partitions = asset_def.partitions_def
         name = partitions.name if isinstance(partitions, DynamicPartitionsDefinition) else None
         groups.setdefault(name, []).append(asset_def)
@@ -82,8 +89,8 @@ def materialize_tables(
                 on_group(name, len(keys))
         elif on_group:
             on_group("reference", 1)
-        selected = [*group, *_checks_for(group)] if with_checks else group
+        selected = [*group, *_checks_for(group, location)] if with_checks else group
         results.append(
-            materialize(selected, instance=instance, resources=defs.resources, tags=tags)
+            materialize(selected, instance=instance, resources=location.resources, tags=tags)
         )
     return results

@@ -24,6 +24,7 @@ from fastapi_offline import FastAPIOffline
 from twilight_resources.akshare.settings import client_from_settings as akshare_client
 from twilight_resources.auth import TokenStore
 from twilight_resources.calendar import MARKET_TZ
+from twilight_resources.catalog import CATALOG, Catalog
 from twilight_resources.market_state import MarketStateResolver
 from twilight_resources.providers import ProviderRegistry, WarehouseLastCloseProvider
 from twilight_resources.providers.akshare import AkshareSpotProvider
@@ -70,7 +71,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings,
             watch_interval=WATCH_SECONDS,
             switch_interval=settings.snapshot_switch_seconds,
-            warm_tables=warehouse.SERVED_TABLES,
+            # What the read API's routes read (catalog entries with read_api): a new
+            # snapshot is warmed with them before it is served.
+            warm_tables=state.catalog.served(),
         )
         try:
             # 3. Market state from the stored calendar (warns and counts as closed if absent).
@@ -114,9 +117,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(
-    settings: TwilightSettings | None = None, clock: Callable[[], datetime] = market_now
+    settings: TwilightSettings | None = None,
+    clock: Callable[[], datetime] = market_now,
+    catalog: Catalog = CATALOG,
 ) -> FastAPI:
-    """The app; ``settings`` and ``clock`` default to the environment and the wall clock."""
+    """The app; ``settings`` and ``clock`` default to the environment and the wall clock, and
+    ``catalog`` (the tables served, their freshness cadence) to the house's."""
     # /docs and /redoc load Swagger UI and ReDoc from files shipped in fastapi-offline, not a
     # CDN: the machines this serves are often offline.
     app = FastAPIOffline(
@@ -129,6 +135,7 @@ def create_app(
     if settings is not None:
         app.state.settings = settings
     app.state.clock = clock
+    app.state.catalog = catalog
     install_error_handlers(app)
     for module in (meta, warehouse, fundamentals, price, quality):
         app.include_router(module.router)

@@ -25,13 +25,17 @@ from pathlib import Path
 
 import httpx
 
+from twilight_resources.catalog import CATALOG, Grain
 from twilight_resources.embedded import stop_simulator
 from twilight_resources.instance import prepare_dagster_home
 from twilight_resources.processes import spawn_session, stop_sessions
 from twilight_resources.progress import Reporter
 from twilight_resources.settings import TwilightSettings, get_settings
 
-REFERENCE = ["trade_cal", "stock_basic", "index_basic"]
+# Loaded first: the calendar registers every other table's partitions.
+REFERENCE = [t.api for t in CATALOG if t.grain is Grain.WHOLE]
+# Refreshed by report period: the latest ended periods, not the day range.
+BY_PERIOD = [t.api for t in CATALOG if t.grain is Grain.PERIOD]
 DEMO_USER = "demo"
 REPORT_PERIODS = 2  # the latest ended quarters whose disclosures and statements are loaded
 START_TIMEOUT_S = 180.0  # dagster dev loads the code location before it answers
@@ -45,9 +49,7 @@ def build_sample_warehouse(settings: TwilightSettings, days: int) -> None:
     """Reference tables, ``days`` trading days of prices and indices, two report periods."""
     from dagster import DagsterInstance
 
-    from twilight_assets.financials.assets import TABLES as FINANCIAL_TABLES
     from twilight_assets.partitions import report_periods, trade_dates
-    from twilight_assets.plan import ALL_TABLES
     from twilight_assets.runner import keys_in_range, materialize_tables
     from twilight_resources.tushare.resource import resolve_upstream
 
@@ -55,10 +57,9 @@ def build_sample_warehouse(settings: TwilightSettings, days: int) -> None:
     _say(f"upstream: {'real Tushare' if settings.tushare_token else 'simulated market'} at {url}")
     instance = DagsterInstance.get()
     started = time.monotonic()
-    financials = [table.api for table in FINANCIAL_TABLES]
     with (
         Reporter("[demo] stages", 3, "done", rate=False) as reporter,
-        _heartbeat(reporter, settings, [*ALL_TABLES, *financials]) as stage,
+        _heartbeat(reporter, settings, CATALOG.apis()) as stage,
     ):
 
         def progress(group: str, partitions: int) -> None:
@@ -75,7 +76,7 @@ def build_sample_warehouse(settings: TwilightSettings, days: int) -> None:
         start = keys[-min(days, len(keys))]
         reporter.say(f"[demo] 2/3 prices and indices for {start}..{keys[-1]} "
                      f"({min(days, len(keys))} trading days)")  # fmt: skip
-        others = [api for api in ALL_TABLES if api not in REFERENCE]
+        others = [api for api in CATALOG.apis() if api not in (*REFERENCE, *BY_PERIOD)]
         materialize_tables(
             others, instance, start=start, end=keys[-1], on_group=progress, with_checks=True
         )
@@ -85,7 +86,7 @@ def build_sample_warehouse(settings: TwilightSettings, days: int) -> None:
             reporter.say("[demo] 3/3 disclosure calendar and financial statements for "
                          f"{', '.join(periods)}")  # fmt: skip
             materialize_tables(
-                financials,
+                BY_PERIOD,
                 instance,
                 start=periods[0],
                 end=periods[-1],

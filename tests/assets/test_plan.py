@@ -7,7 +7,10 @@ from pathlib import Path
 from dagster import DagsterInstance
 
 from twilight_assets.runner import materialize_tables
+from twilight_resources.calendar import load_calendar
+from twilight_resources.catalog import CATALOG, range_keys
 from twilight_resources.cli import main
+from twilight_resources.settings import get_settings
 from twilight_sim.server import SimServer
 
 
@@ -40,3 +43,18 @@ def test_plan_counts_calls_and_what_is_already_fetched(
     rows = table_rows(second)
     assert rows["daily"] == ["19", "9", "10"]
     assert "total: 19 upstream calls" in second  # 10 daily + 5 index_daily + 4 weekly
+
+
+def test_range_keys_are_the_partitions_trade_cal_registers(
+    platform: Path, sim: SimServer, instance: DagsterInstance
+) -> None:
+    """For every table, the keys a plan and a range run count are the partitions of the range
+    that ``normalized/trade_cal`` registered (holidays, weekends and open months left out)."""
+    materialize_tables(["trade_cal"], instance)
+    cal = load_calendar(get_settings())
+    start, end = "20240505", "20240619"  # after Labour Day, before June's end
+    for table in CATALOG:
+        name = table.grain.partition_set
+        registered = sorted(instance.get_dynamic_partitions(name)) if name else [""]
+        expected = [k for k in registered if not name or start <= k <= end]
+        assert range_keys(table, cal, start, end) == expected, table.api

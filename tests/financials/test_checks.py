@@ -9,9 +9,10 @@ import pytest
 from dagster import DagsterInstance
 
 from twilight_assets.checks import run_probe
+from twilight_assets.definitions import CHECK_KINDS
 from twilight_assets.financials import checks as fc
-from twilight_assets.financials.assets import TABLES
 from twilight_assets.runner import materialize_tables
+from twilight_resources.catalog import CATALOG
 from twilight_resources.settings import get_settings
 from twilight_resources.warehouse import publish_snapshot, table_spec
 from twilight_resources.warehouse.locking import connect_writable, write_lock
@@ -29,14 +30,16 @@ def filled(
     sim.set_clock("20240531T18:00")
     materialize_tables(["trade_cal"], instance)
     materialize_tables(["disclosure_date"], instance)
-    materialize_tables([t.api for t in TABLES if t.api != "disclosure_date"], instance)
+    statements = [api for api in CATALOG.apis("financials") if api != "disclosure_date"]
+    materialize_tables(statements, instance)
 
 
 def test_every_financial_check_passes(filled: None) -> None:
     results = {
         (kind.name, api): run_probe(table_spec(f"normalized_{api}"), kind.probe, kind.name)
-        for kind in fc.KINDS
-        for api in kind.apis
+        for api in CATALOG.apis("financials")
+        for kind in CHECK_KINDS
+        if kind.name in CATALOG[api].checks
     }
     failed = {k: r.description for k, r in results.items() if not r.passed}
     assert not failed

@@ -9,8 +9,8 @@ from pathlib import Path
 from dagster import DagsterInstance
 
 from twilight_assets.factory import fetch_partitions
-from twilight_assets.financials.assets import TABLES
 from twilight_assets.runner import materialize_tables
+from twilight_assets.tables import TABLES
 from twilight_resources.fundamentals import latest_statements, statements_as_of
 from twilight_resources.settings import get_settings
 from twilight_resources.tushare import TushareResource
@@ -71,7 +71,7 @@ def test_refresh_tables_reuse_the_spool_only_within_a_run(
 ) -> None:
     configure(tmp_path / "home", "period")
     sim.set_clock("20240531T18:00")
-    income = next(t for t in TABLES if t.api == "income")
+    income = TABLES["income"]
     tushare = TushareResource()
     keys = ["20231231", "20240331"]
     sim.reset_stats()

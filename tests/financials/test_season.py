@@ -22,7 +22,6 @@ from dagster import (
 
 from tests.financials.conftest import T3, run_request
 from twilight_assets.definitions import defs
-from twilight_assets.financials.schedules import schedules
 from twilight_assets.financials.sensors import new_disclosures_sensor
 from twilight_assets.runner import materialize_tables
 from twilight_resources.calendar import MARKET_TZ
@@ -30,7 +29,8 @@ from twilight_resources.settings import get_settings
 from twilight_resources.warehouse import WarehouseReader
 from twilight_sim.server import SimServer
 
-DISCLOSURE_SCHEDULE, FULL_SCAN_SCHEDULE = schedules
+DISCLOSURE_SCHEDULE = defs.resolve_schedule_def("disclosure_calendar_refresh")
+FULL_SCAN_SCHEDULE = defs.resolve_schedule_def("financials_full_scan")
 START = datetime(2024, 4, 24, 2, 0, tzinfo=MARKET_TZ)
 END = datetime(2024, 4, 30, 18, 0, tzinfo=MARKET_TZ)
 PERIODS = ("20231231", "20240331")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from mcp.server.mcpserver.exceptions import ToolError
 
-from tests.mcp.cases import BAD_ARGUMENTS, EMPTY_PERIOD, hit_cases, miss_cases
+from tests.mcp.cases import BAD_ARGUMENTS, EMPTY_PERIOD, INDEX, hit_cases, miss_cases
 from tests.mcp.conftest import PRICES_END, PRICES_START, Warehouse
 from twilight_resources.tushare import client_from_settings
 from twilight_resources.warehouse import WarehouseReader
@@ -99,21 +99,35 @@ def test_bad_arguments_are_tool_errors(
         ask(answerer, api, **arguments)
 
 
-def test_keys_follow_the_asset_partitions(answerer: Answerer) -> None:
-    """The server's Dagster-free key derivation agrees with the backfill planner's."""
-    from twilight_assets.plan import PLANNABLE, partition_keys
+def held_keys(answerer: Answerer, table: str) -> list[str]:
+    held = answerer.reader.partitions(table)
+    return sorted(held[held["rows"] > 0]["partition_key"])
 
+
+def test_request_keys_are_the_partitions_the_assets_wrote(answerer: Answerer) -> None:
+    """The keys a request needs are exactly the partitions materializing its range wrote."""
     generation = answerer.reader.snapshot_info().generation
-    cal = answerer.coverage.calendar(generation)
     ranges = {"start_date": PRICES_START, "end_date": PRICES_END}
     for api in ("daily", "adj_factor", "weekly", "monthly", "index_dailybasic"):
-        keys = answerer.coverage.keys(table_request(TOOLS_BY_API[api], ranges), generation)
-        assert keys == partition_keys(PLANNABLE[api], cal, PRICES_START, PRICES_END), api
+        tool = TOOLS_BY_API[api]
+        keys = answerer.coverage.keys(table_request(tool, ranges), generation)
+        assert keys == held_keys(answerer, tool.table), api
+    # index_weight's rows of a month are stored under its month end: March's are held, and a
+    # range into April needs April's too.
+    march = {"index_code": INDEX, "start_date": "20240301", "end_date": "20240329"}
+    weights = TOOLS_BY_API["index_weight"]
+    held = held_keys(answerer, weights.table)
+    assert answerer.coverage.keys(table_request(weights, march), generation) == held
+    into_april = {**march, "end_date": "20240402"}
+    assert answerer.coverage.keys(table_request(weights, into_april), generation) == [
+        *held,
+        "20240430",
+    ]
     for api in ("income", "disclosure_date"):
         name = "end_date" if api == "disclosure_date" else "period"
         request = table_request(TOOLS_BY_API[api], {name: "20240331"})
-        expected = partition_keys(PLANNABLE[api], cal, "20240331", "20240331")
-        assert answerer.coverage.keys(request, generation) == expected, api
+        assert answerer.coverage.keys(request, generation) == ["20240331"], api
+        assert "20240331" in answerer.reader.partitions(f"normalized_{api}")["partition_key"].values
 
 
 def test_without_a_snapshot_everything_is_asked_live(

@@ -1,13 +1,11 @@
-"""Asset checks on the financial tables, run by the same probe runner as the price checks.
+"""Asset checks only the financial tables get, run by the same probe runner as the others.
 
-Keys unique and present; balance sheets balance; every actual disclosure of a period has its
-income statement once the statements were refreshed; forecasts and express reports come out
-before the report they anticipate.
+Balance sheets balance; every actual disclosure of a period has its income statement once the
+statements were refreshed; forecasts and express reports come out before the report they
+anticipate.
 """
 
 from __future__ import annotations
-
-from dagster import AssetChecksDefinition
 
 from twilight_assets.checks import (
     CheckKind,
@@ -16,12 +14,7 @@ from twilight_assets.checks import (
     _offenders,
     _scalar,
     _verdict,
-    build_checks,
-    primary_key_unique,
-    required_not_null,
-    upstream_drift_kinds,
 )
-from twilight_assets.financials.assets import STATEMENT_TABLES
 
 # Statements are rounded to two decimals per line: allow that per summed line, and 1e-6 of it.
 BALANCE_REL_TOL = 1e-6
@@ -103,40 +96,22 @@ def announced_before_report(scope: Scope) -> Outcome:
     )
 
 
-TABLES = ("disclosure_date", *STATEMENT_TABLES)
-
 KINDS = (
-    CheckKind(
-        "primary_key_unique",
-        "The primary key identifies one row (restatements "
-        "are kept apart by their announcement date).",
-        primary_key_unique,
-        TABLES,
-    ),
-    CheckKind(
-        "required_not_null", "Primary-key columns are never NULL.", required_not_null, TABLES
-    ),
     CheckKind(
         "balances",
         "total_assets = total_liab + total_hldr_eqy_inc_min_int within "
         f"{BALANCE_ABS_TOL} + {BALANCE_REL_TOL:g} relative.",
         balance_sheet_balances,
-        ("balancesheet",),
     ),
     CheckKind(
         "disclosures_have_income",
         "Every actual disclosure of a period whose statements "
         "were refreshed since has its income statement.",
         disclosures_have_income,
-        ("income",),
     ),
     CheckKind(
         "announced_before_report",
         "Forecasts and express reports are dated before the report's first announcement.",
         announced_before_report,
-        ("forecast", "express"),
     ),
-    *upstream_drift_kinds(TABLES),
 )
-
-checks: list[AssetChecksDefinition] = build_checks(KINDS)

@@ -1,10 +1,8 @@
-"""Disclosure-driven refreshes (Asia/Shanghai).
+"""Disclosure-driven refreshes (Asia/Shanghai): runs over the report periods still open.
 
-The disclosure calendar of every open period is refreshed three times a day (02:00, 10:00,
-18:00): companies disclose through the day and the sensor turns each new disclosure into a
-statement fetch within eight hours. A full scan of the open periods on the deadline days (30
-April, 31 August, 31 October at 02:00) catches what disclosures do not announce: restatements
-and late corrections. Outside the disclosure windows both skip with the reason.
+The disclosure calendar is refreshed a few times a day and the statements on the deadline days
+(the catalog's refreshes); outside the disclosure windows both skip with the reason. The
+statements job is what the disclosure sensor launches.
 """
 
 from __future__ import annotations
@@ -25,18 +23,13 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from twilight_assets.financials.assets import STATEMENT_TABLES
-from twilight_assets.financials.periods import open_periods
 from twilight_assets.partitions import report_periods
 from twilight_assets.scheduling import market_schedule, table_job
 from twilight_resources.calendar import MARKET_TZ, to_key
+from twilight_resources.catalog import statement_apis
+from twilight_resources.periods import open_periods
 
-disclosure_job = table_job("disclosure_calendar", ["disclosure_date"])
-statements_job = table_job("financial_statements", list(STATEMENT_TABLES))
-full_scan_job = table_job("financials_full_scan", ["disclosure_date", *STATEMENT_TABLES])
-
-DISCLOSURE_CRON = "0 2,10,18 * * *"
-FULL_SCAN_CRONS = ["0 2 30 4 *", "0 2 31 8 *", "0 2 31 10 *"]
+statements_job = table_job("financial_statements", statement_apis())
 
 
 def open_period_request(name: str, day: date, stamp: str) -> RunRequest | SkipReason:
@@ -71,19 +64,3 @@ def period_schedule(
         return request
 
     return market_schedule(name, job, cron, description, decide)
-
-
-schedules = [
-    period_schedule(
-        "disclosure_calendar_refresh",
-        disclosure_job,
-        DISCLOSURE_CRON,
-        "disclosure_date of the open report periods at 02:00, 10:00 and 18:00.",
-    ),
-    period_schedule(
-        "financials_full_scan",
-        full_scan_job,
-        FULL_SCAN_CRONS,
-        "every T3 table of the open periods on the deadline days (4/30, 8/31, 10/31) at 02:00.",
-    ),
-]

@@ -31,11 +31,11 @@ from dagster import (
     sensor,
 )
 
-from twilight_assets.financials.assets import STATEMENT_TABLES
-from twilight_assets.financials.periods import open_periods
 from twilight_assets.financials.schedules import statements_job
 from twilight_assets.planners import Seen, actual_disclosures
 from twilight_resources.calendar import to_key
+from twilight_resources.catalog import statement_apis
+from twilight_resources.periods import open_periods
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.tushare.resource import upstream_today
 
@@ -129,7 +129,7 @@ def statement_request(
     key = f"statements:{period}:{digest}:{attempt}"
     ops = {}
     if settings.financials_mode == "stock":
-        ops = {f"raw__{api}": {"config": {"ts_codes": codes}} for api in STATEMENT_TABLES}
+        ops = {f"raw__{api}": {"config": {"ts_codes": codes}} for api in statement_apis()}
     return RunRequest(
         run_key=key,
         partition_key=period,

@@ -1,4 +1,4 @@
-"""Reference tables, unpartitioned: each refresh fetches the whole (small) table again.
+"""Reference tables are unpartitioned: each refresh fetches the whole (small) table again.
 
 ``normalized/trade_cal`` also turns the stored calendar into the trade-date, week-end and
 month-end partitions every price table uses, so the partitions are always the market's own, and
@@ -12,11 +12,9 @@ from datetime import timedelta
 import pandas as pd
 from dagster import AssetExecutionContext
 
-from twilight_assets.factory import UpstreamTable, build_table_assets
-from twilight_assets.financials.periods import quarter_ends
 from twilight_assets.partitions import month_ends, report_periods, trade_dates, week_ends
-from twilight_assets.planners import calendar_span, snapshot
 from twilight_resources.calendar import calendar_from_frame, from_key, to_key
+from twilight_resources.periods import quarter_ends
 from twilight_resources.settings import get_settings
 from twilight_resources.tushare.resource import upstream_today
 
@@ -39,28 +37,3 @@ def register_partitions(context: AssetExecutionContext, clean: pd.DataFrame) -> 
         if new:
             context.instance.add_dynamic_partitions(partitions.name, new)
         context.log.info("%s: %d partitions, %d new", partitions.name, len(days), len(new))
-
-
-TABLES = [
-    UpstreamTable(
-        api="trade_cal",
-        group="reference",
-        description="Exchange calendars (SSE, SZSE): one row per exchange and calendar day.",
-        plan=calendar_span("trade_cal"),
-        after_normalize=register_partitions,
-    ),
-    UpstreamTable(
-        api="stock_basic",
-        group="reference",
-        description="Every A-share stock, listed, delisted or paused: one row per stock.",
-        plan=snapshot("stock_basic", [{"list_status": s} for s in ("L", "D", "P")]),
-    ),
-    UpstreamTable(
-        api="index_basic",
-        group="reference",
-        description="Index definitions: one row per index.",
-        plan=snapshot("index_basic"),
-    ),
-]
-
-assets = [a for table in TABLES for a in build_table_assets(table)]

@@ -1,11 +1,14 @@
 """Table shapes, derived from the DDL in ``sql/`` so a table is declared in exactly one place.
 
 The DDL files are executed in an in-memory DuckDB once per process and the catalog is read
-back (columns, types, defaults, primary keys). Nothing here restates a column list.
+back (columns, types, defaults, primary keys). Nothing here restates a column list. Tables of
+one's own are declared in extra DDL directories (``TWILIGHT_EXTRA_SQL_DIR``, ``os.pathsep``
+separated), applied after ``sql/``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +20,7 @@ import duckdb
 from twilight_resources.warehouse.connections import connect
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+EXTRA_SQL_ENV = "TWILIGHT_EXTRA_SQL_DIR"
 RAW_LINEAGE = ("raw_id", "partition_key", "request_params", "fetched_at", "extra_fields")
 NORMALIZED_LINEAGE = ("source", "ingested_at", "raw_id")
 LAYERS = ("raw", "normalized")
@@ -78,9 +82,20 @@ def sql_files(sql_dir: Path = SQL_DIR) -> list[Path]:
     return files
 
 
+def sql_dirs() -> tuple[Path, ...]:
+    """``sql/``, then the extra DDL directories of ``TWILIGHT_EXTRA_SQL_DIR``."""
+    extra = os.environ.get(EXTRA_SQL_ENV, "")
+    return (SQL_DIR, *(Path(p) for p in extra.split(os.pathsep) if p))
+
+
 @cache
+def _ddl_text(dirs: tuple[Path, ...]) -> str:
+    files = [path for d in dirs for path in sql_files(d)]
+    return "\n".join(path.read_text(encoding="utf-8") for path in files)
+
+
 def ddl_text() -> str:
-    return "\n".join(path.read_text(encoding="utf-8") for path in sql_files())
+    return _ddl_text(sql_dirs())
 
 
 def apply_ddl(conn: duckdb.DuckDBPyConnection) -> None:
@@ -88,11 +103,15 @@ def apply_ddl(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(ddl_text())
 
 
-@cache
 def _catalog() -> dict[str, TableSpec]:
+    return _specs(sql_dirs())
+
+
+@cache
+def _specs(dirs: tuple[Path, ...]) -> dict[str, TableSpec]:
     conn = connect()
     try:
-        apply_ddl(conn)
+        conn.execute(_ddl_text(dirs))
         columns: dict[str, dict[str, str]] = {}
         defaults: dict[str, dict[str, str]] = {}
         rows = conn.execute(
@@ -123,7 +142,8 @@ def table_spec(name: str) -> TableSpec:
     try:
         return _catalog()[name]
     except KeyError:
-        raise UnknownTableError(f"table {name!r} is not declared in {SQL_DIR}") from None
+        dirs = ", ".join(str(d) for d in sql_dirs())
+        raise UnknownTableError(f"table {name!r} is not declared in {dirs}") from None
 
 
 def all_tables(layer: Layer | None = None) -> tuple[str, ...]:

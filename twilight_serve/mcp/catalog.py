@@ -1,30 +1,22 @@
-"""The warehouse-backed Tushare APIs the MCP server offers, declared once as data.
+"""The warehouse-backed Tushare APIs the MCP server offers: one tool per catalog table.
 
-Each entry says what differs between the eighteen tools: the partition grain the warehouse
-stores the API by (which decides coverage), the Tushare parameters the tool accepts and the
-column each one filters. The tool functions, their input schemas, the SQL and the coverage check
-are all derived from these entries (``tools.py``), so an API is one entry, not one function.
+The table catalog (``twilight_resources.catalog``) says which tables have a tool and the grain
+the warehouse stores each by (which decides coverage). What is MCP's own, the Tushare
+parameters a tool accepts and the column each one filters, is a shape per API below; a table
+without one gets its grain's default shape. The tool functions, their input schemas, the SQL
+and the coverage check are all derived from these (``tools.py``), so an API is data, not a
+function.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
+from twilight_resources.catalog import CATALOG, Catalog, Grain, Table
 from twilight_resources.warehouse import table_spec
 from twilight_serve.validation import DATE_PATTERN, TS_CODE_PATTERN
 
 # Tushare accepts several codes separated by commas in ts_code.
 CODES_PATTERN = TS_CODE_PATTERN.removesuffix("$") + r"(,\d{6}\.(SH|SZ|BJ))*$"
-
-
-class Grain(StrEnum):
-    """How the warehouse partitions an API, hence which partitions a request needs."""
-
-    WHOLE = "whole"  # unpartitioned reference table, refreshed whole
-    TRADE_DATE = "trade_date"  # one partition per open day
-    WEEK_END = "week_end"  # last open day of each week
-    MONTH_END = "month_end"  # last open day of each month
-    MONTH = "month"  # index_weight: the month-end partition holds the whole month's dates
-    PERIOD = "period"  # report period (quarter end)
 
 
 class Kind(StrEnum):
@@ -50,11 +42,9 @@ class Param:
 
 
 @dataclass(frozen=True)
-class TableTool:
-    """One warehouse-backed API: its grain, parameters and the date column ranges filter."""
+class Shape:
+    """What a tool takes: its parameters and the date column ranges filter."""
 
-    api: str
-    grain: Grain
     summary: str
     params: tuple[Param, ...]
     date_column: str | None = None
@@ -64,6 +54,21 @@ class TableTool:
     whole_market_api: str | None = None
     # Values Tushare assumes when a parameter is left out (trade_cal answers SSE by default).
     defaults: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableTool(Shape):
+    """One warehouse-backed API: its catalog entry and its shape."""
+
+    entry: Table = field(kw_only=True)
+
+    @property
+    def api(self) -> str:
+        return self.entry.api
+
+    @property
+    def grain(self) -> Grain:
+        return self.entry.grain
 
     @property
     def table(self) -> str:
@@ -127,25 +132,16 @@ REPORT_TYPE = _text("report_type", "report type 1..12 (1: consolidated)")
 COMP_TYPE = _text("comp_type", "company type 1 general, 2 bank, 3 insurance, 4 securities")
 
 
-def _bars(api: str, grain: Grain, summary: str, params: tuple[Param, ...] = BARS) -> TableTool:
-    return TableTool(api, grain, summary, params, date_column="trade_date")
+def _bars(summary: str, params: tuple[Param, ...] = BARS) -> Shape:
+    return Shape(summary, params, date_column="trade_date")
 
 
-def _statement(api: str, summary: str, *extra: Param) -> TableTool:
-    return TableTool(
-        api,
-        Grain.PERIOD,
-        summary,
-        STATEMENT + extra,
-        date_column="ann_date",
-        whole_market_api=f"{api}_vip",
-    )
+def _statement(api: str, summary: str, *extra: Param) -> Shape:
+    return Shape(summary, STATEMENT + extra, date_column="ann_date", whole_market_api=f"{api}_vip")
 
 
-TABLE_TOOLS: tuple[TableTool, ...] = (
-    TableTool(
-        "stock_basic",
-        Grain.WHOLE,
+SHAPES: dict[str, Shape] = {
+    "stock_basic": Shape(
         "Every A-share stock (listed, delisted, paused).",
         (
             _code(),
@@ -157,9 +153,7 @@ TABLE_TOOLS: tuple[TableTool, ...] = (
         ),
         defaults={"list_status": "L"},  # as Tushare: listed stocks unless asked otherwise
     ),
-    TableTool(
-        "trade_cal",
-        Grain.WHOLE,
+    "trade_cal": Shape(
         "Exchange trading calendar: one row per exchange and day.",
         (
             _text("exchange", "SSE (default) or SZSE"),
@@ -170,9 +164,7 @@ TABLE_TOOLS: tuple[TableTool, ...] = (
         date_column="cal_date",
         defaults={"exchange": "SSE"},
     ),
-    TableTool(
-        "index_basic",
-        Grain.WHOLE,
+    "index_basic": Shape(
         "Index definitions.",
         (
             _code(what="index"),
@@ -182,46 +174,41 @@ TABLE_TOOLS: tuple[TableTool, ...] = (
             _text("category", "index category"),
         ),
     ),
-    _bars("daily", Grain.TRADE_DATE, "Unadjusted daily bars of stocks."),
-    _bars("weekly", Grain.WEEK_END, "Weekly bars, dated the week's last trading day."),
-    _bars("monthly", Grain.MONTH_END, "Monthly bars, dated the month's last trading day."),
-    _bars("adj_factor", Grain.TRADE_DATE, "Adjustment factors per stock and trading day."),
-    _bars("daily_basic", Grain.TRADE_DATE, "Daily valuation and turnover indicators."),
-    TableTool(
-        "index_daily",
-        Grain.TRADE_DATE,
+    "daily": _bars("Unadjusted daily bars of stocks."),
+    "weekly": _bars("Weekly bars, dated the week's last trading day."),
+    "monthly": _bars("Monthly bars, dated the month's last trading day."),
+    "adj_factor": _bars("Adjustment factors per stock and trading day."),
+    "daily_basic": _bars("Daily valuation and turnover indicators."),
+    "index_daily": Shape(
         "Index daily bars (ts_code required, as in Tushare).",
         (_code(required=True, what="index"), TRADE_DATE, START, END),
         date_column="trade_date",
         tracked_param="ts_code",
     ),
-    _bars(
-        "index_dailybasic",
-        Grain.TRADE_DATE,
-        "Index valuation per trading day.",
-        (_code(what="index"), TRADE_DATE, START, END),
+    "index_dailybasic": _bars(
+        "Index valuation per trading day.", (_code(what="index"), TRADE_DATE, START, END)
     ),
-    TableTool(
-        "index_weight",
-        Grain.MONTH,
+    "index_weight": Shape(
         "Index constituent weights (index_code required).",
         (_code("index_code", required=True, what="index"), TRADE_DATE, START, END),
         date_column="trade_date",
         tracked_param="index_code",
     ),
-    _statement("income", "Income statements, one row per report version.", REPORT_TYPE, COMP_TYPE),
-    _statement(
+    "income": _statement(
+        "income", "Income statements, one row per report version.", REPORT_TYPE, COMP_TYPE
+    ),
+    "balancesheet": _statement(
         "balancesheet", "Balance sheets, one row per report version.", REPORT_TYPE, COMP_TYPE
     ),
-    _statement(
+    "cashflow": _statement(
         "cashflow", "Cash-flow statements, one row per report version.", REPORT_TYPE, COMP_TYPE
     ),
-    _statement("fina_indicator", "Financial indicators per stock and period."),
-    _statement("forecast", "Earnings forecasts (业绩预告).", _text("type", "forecast type")),
-    _statement("express", "Earnings express reports (业绩快报)."),
-    TableTool(
-        "disclosure_date",
-        Grain.PERIOD,
+    "fina_indicator": _statement("fina_indicator", "Financial indicators per stock and period."),
+    "forecast": _statement(
+        "forecast", "Earnings forecasts (业绩预告).", _text("type", "forecast type")
+    ),
+    "express": _statement("express", "Earnings express reports (业绩快报)."),
+    "disclosure_date": Shape(
         "Planned and actual report disclosure dates.",
         (
             _code(),
@@ -241,6 +228,28 @@ TABLE_TOOLS: tuple[TableTool, ...] = (
             ),
         ),
     ),
-)
+}
 
+
+def default_shape(entry: Table) -> Shape:
+    """A table without a shape of its own: code and dates by its grain."""
+    if entry.grain is Grain.WHOLE:
+        return Shape(entry.description, (_code(),))
+    if entry.grain is Grain.PERIOD:
+        return Shape(entry.description, (_code(), PERIOD))
+    return _bars(entry.description)
+
+
+def table_tools(catalog: Catalog) -> tuple[TableTool, ...]:
+    """A tool for each catalog table served over MCP, in catalog order."""
+    tools = []
+    for entry in catalog:
+        if entry.mcp:
+            shape = SHAPES.get(entry.api) or default_shape(entry)
+            given = {f.name: getattr(shape, f.name) for f in fields(shape)}
+            tools.append(TableTool(**given, entry=entry))
+    return tuple(tools)
+
+
+TABLE_TOOLS = table_tools(CATALOG)
 TOOLS_BY_API: dict[str, TableTool] = {t.api: t for t in TABLE_TOOLS}

@@ -1,9 +1,9 @@
 """Does the warehouse hold the whole answer to a request? Decided from the partition ledger.
 
 A request maps to the partition keys its table is stored by (open days from the stored calendar,
-week or month ends, report periods, or the one key of an unpartitioned table), with the same
-rules as ``twilight_assets.plan.partition_keys`` (a test holds the two together; this module
-stays free of Dagster so the server starts fast). It is a hit only if every one of those keys
+week or month ends, report periods, or the one key of an unpartitioned table) through
+:func:`twilight_resources.catalog.request_keys`, the function ``twilight plan`` counts a
+backfill with (Dagster-free, so the server starts fast). It is a hit only if every one of those keys
 has a ledger row whose latest fetch returned rows: an empty fetch means the upstream had not
 published yet, the same rule the backfill resume uses. For report periods an empty fetch made
 after the disclosure window closed is final, so it counts. Anything else is a miss, answered
@@ -16,12 +16,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
-from twilight_assets.financials.periods import GRACE_DAYS, deadline
 from twilight_resources.calendar import TradingCalendar, calendar_from_frame, to_key
+from twilight_resources.catalog import Grain, request_keys
+from twilight_resources.periods import GRACE_DAYS, deadline
 from twilight_resources.settings import TwilightSettings
 from twilight_resources.warehouse import SnapshotUnavailableError, WarehouseReader
 from twilight_resources.warehouse.writer import UNPARTITIONED
-from twilight_serve.mcp.catalog import Grain, TableTool
+from twilight_serve.mcp.catalog import TableTool
 from twilight_serve.mcp.request import TableRequest
 
 LEDGER_SQL = (
@@ -123,16 +124,16 @@ class CoverageChecker:
 
     def keys(self, request: TableRequest, generation: int) -> list[str] | str:
         """The partition keys the request needs, or the reason none can be derived."""
-        grain = request.tool.grain
-        if grain is Grain.WHOLE:
+        entry = request.tool.entry
+        if entry.grain is Grain.WHOLE:
             return [UNPARTITIONED]
-        if grain is Grain.PERIOD:
+        if entry.grain is Grain.PERIOD:
             if request.period is None:
                 return (
                     "no report period given: the warehouse stores statements by period, so "
                     "only a request naming one (period / end_date) is answered from it"
                 )
-            return [to_key(request.period)]
+            return request_keys(entry, self.calendar(generation), request.period, request.period)
         span = request.range
         if span is None:
             return (
@@ -143,7 +144,7 @@ class CoverageChecker:
         cal = self.calendar(generation)
         if not (cal.covers(lo) and cal.covers(hi)):
             return f"the stored calendar ({_span(cal)}) does not cover {to_key(lo)}..{to_key(hi)}"
-        return [to_key(d) for d in days_for(grain, cal, lo, hi)]
+        return request_keys(entry, cal, lo, hi)
 
     def _untracked(self, request: TableRequest) -> str | None:
         name = request.tool.tracked_param
@@ -167,17 +168,6 @@ class CoverageChecker:
             if request.start < pd.Timestamp(first).date() or hi > pd.Timestamp(last).date():
                 return f"the stored {exchange} calendar spans {first:%Y%m%d}..{last:%Y%m%d}"
         return None
-
-
-def days_for(grain: Grain, cal: TradingCalendar, lo: date, hi: date) -> list[date]:
-    """Partition days of a dated grain that hold rows dated in [lo, hi]."""
-    if grain is Grain.TRADE_DATE:
-        return cal.open_days(lo, hi)
-    if grain in (Grain.WEEK_END, Grain.MONTH_END):
-        period = "W" if grain is Grain.WEEK_END else "M"
-        return [d for d in cal.period_ends(period, hi) if d >= lo]
-    # index_weight: a month's weights may be dated any day of it, stored under its month end.
-    return [d for d in cal.period_ends("M") if d >= lo and cal.period_start(d, "M") <= hi]
 
 
 def _counts(tool: TableTool, key: str, held: tuple[object, int] | None) -> bool:

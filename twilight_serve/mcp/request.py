@@ -12,8 +12,8 @@ from datetime import date, datetime
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from twilight_assets.financials.periods import QUARTER_ENDS
 from twilight_resources.calendar import KEY_FORMAT, market_today
+from twilight_resources.periods import QUARTER_ENDS
 from twilight_serve.mcp.catalog import Kind, TableTool
 from twilight_serve.validation import MAX_LIMIT, MAX_RANGE_DAYS
 

@@ -18,7 +18,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from twilight_serve.mcp.answers import Answerer, TushareAnswer
-from twilight_serve.mcp.catalog import TABLE_TOOLS, TOOLS_BY_API, TableTool
+from twilight_serve.mcp.catalog import TABLE_TOOLS, TableTool
 from twilight_serve.mcp.coverage import Coverage
 from twilight_serve.mcp.describe import describe
 from twilight_serve.mcp.request import DEFAULT_LIMIT, paging, parse_fields, table_request
@@ -112,9 +112,13 @@ def table_tool(tool: TableTool, answerer: Answerer) -> Callable[..., CallToolRes
     return run
 
 
-def register_tools(server: MCPServer, answerer: Answerer) -> None:
-    """Add the eighteen table tools, ``query`` and ``describe_warehouse`` to ``server``."""
-    for tool in TABLE_TOOLS:
+def register_tools(
+    server: MCPServer, answerer: Answerer, tools: tuple[TableTool, ...] = TABLE_TOOLS
+) -> None:
+    """Add a tool per table of ``tools`` (the catalog's), ``query`` and ``describe_warehouse``
+    to ``server``."""
+    by_api = {tool.api: tool for tool in tools}
+    for tool in tools:
         server.add_tool(table_tool(tool, answerer), annotations=READ_ONLY)
 
     def query(
@@ -135,7 +139,7 @@ def register_tools(server: MCPServer, answerer: Answerer) -> None:
         if not API_NAME.fullmatch(api_name):
             raise ToolError(f"api_name: {api_name!r} is not a Tushare API name (e.g. daily)")
         params = params or {}
-        tool = TOOLS_BY_API.get(api_name)
+        tool = by_api.get(api_name)
         unknown = sorted(set(params) - {p.name for p in tool.params}) if tool else []
         if tool is not None and not unknown:
             arguments = {**params, "fields": fields, "limit": limit, "offset": offset}

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from twilight_resources.calendar import MARKET_TZ, TradingCalendar
+from twilight_resources.catalog import Catalog
 from twilight_resources.logs import redact
 from twilight_resources.market_state import CLOSE
 from twilight_serve.checks import UNAVAILABLE, CheckResults
@@ -41,17 +42,6 @@ WHERE table_name LIKE 'normalized_%'
 GROUP BY table_name
 ORDER BY table_name
 """
-# How each table's partitions advance: per open day, or per last open day of a week/month.
-CADENCE = {
-    "normalized_daily": "D",
-    "normalized_adj_factor": "D",
-    "normalized_daily_basic": "D",
-    "normalized_index_daily": "D",
-    "normalized_index_dailybasic": "D",
-    "normalized_weekly": "W",
-    "normalized_monthly": "M",
-    "normalized_index_weight": "M",
-}
 UNIT = {"D": "trading_days", "W": "weeks", "M": "months"}
 ONE_DAY = timedelta(days=1)
 DIFF_NOTE = (
@@ -83,8 +73,17 @@ def _key_day(key: object) -> date | None:
     return None
 
 
+def get_catalog(request: Request) -> Catalog:
+    return request.app.state.catalog
+
+
 @router.get("/freshness", response_model=Freshness)
-def freshness(reader: ReaderDep, market: MarketDep, now: NowDep) -> Freshness:
+def freshness(
+    reader: ReaderDep,
+    market: MarketDep,
+    now: NowDep,
+    catalog: Annotated[Catalog, Depends(get_catalog)],
+) -> Freshness:
     """Per table: last partition, last write, partitions due but missing (``lag``) and trading
     sessions closed since (``sessions_behind``). Unpartitioned tables (calendar, stock and
     index lists, refreshed whole) count as one partition, have no ``lag`` and are behind by the
@@ -92,9 +91,11 @@ def freshness(reader: ReaderDep, market: MarketDep, now: NowDep) -> Freshness:
     generation = reader.snapshot_info().generation
     state = market.state(now)
     upto = state.last_close_date
+    # How each table's partitions advance: per open day, or per last open day of a week/month.
+    cadences = catalog.cadences()
     tables = []
     for row in reader.query(FRESHNESS_SQL).to_dict("records"):
-        cadence = CADENCE.get(row["table_name"])
+        cadence = cadences.get(row["table_name"])
         last = row["last_partition"]
         last_day = _key_day(last)
         last_write = row["last_write"].to_pydatetime().replace(tzinfo=UTC)

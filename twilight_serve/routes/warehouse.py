@@ -12,6 +12,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
 
+from twilight_resources.catalog import CATALOG, Grain
 from twilight_resources.providers import UnknownSecurityError
 from twilight_resources.warehouse import WarehouseReader
 from twilight_serve.deps import ReaderDep, SettingsDep, require_bearer
@@ -33,20 +34,14 @@ BASIC_COLUMNS = list(DailyBasic.model_fields)
 STOCKS_SQL = "SELECT 1 FROM normalized_stock_basic WHERE ts_code = ? LIMIT 1"
 INDICES_SQL = "SELECT 1 FROM normalized_index_basic WHERE ts_code = ? LIMIT 1"
 JSON = "application/json"
-# What these routes read (the adjusted views join adj_factor), hottest first: the read API
-# warms a new snapshot with them before serving it.
-SERVED_TABLES = (
-    "normalized_daily", "normalized_adj_factor", "normalized_daily_basic",
-    "normalized_index_daily", "normalized_weekly", "normalized_monthly",
-)  # fmt: skip
-
 
 # Partitioned by trade date: an empty range may hold no session at all.
-CALENDAR_TABLES = {
-    "normalized_daily", "normalized_adj_factor", "normalized_daily_basic",
-    "normalized_index_daily",
-}  # fmt: skip
-PERIOD_TABLES = {"normalized_weekly": "week", "normalized_monthly": "month"}
+CALENDAR_TABLES = {t.table for t in CATALOG if t.read_api and t.grain is Grain.TRADE_DATE}
+PERIOD_TABLES = {
+    t.table: {Grain.WEEK_END: "week", Grain.MONTH_END: "month"}[t.grain]
+    for t in CATALOG
+    if t.read_api and t.grain in (Grain.WEEK_END, Grain.MONTH_END)
+}
 
 
 class Adjustment(StrEnum):

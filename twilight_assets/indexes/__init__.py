@@ -1,1 +1,0 @@
-"""Indices: daily bars, daily valuation, monthly constituent weights."""
