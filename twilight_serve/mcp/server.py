@@ -68,7 +68,8 @@ def build_server(
         WarehouseReader.from_settings(settings, publish_deferred_writes=False),
         _client_factory(settings),
     )
-    verifier, auth = None, None
+    verifier: StoreTokenVerifier | None = None
+    auth: AuthSettings | None = None
     if token_store is not None:
         verifier = StoreTokenVerifier(token_store)
         auth = AuthSettings(issuer_url=url or "http://127.0.0.1", resource_server_url=None)
