@@ -18,6 +18,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The slowest tests are listed at the end, so CI logs show where the time goes.
 test: $(STAMP) lint
@@ -30,4 +31,4 @@ bench: $(STAMP)
 	for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python -W ignore $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .twilight .pytest_cache .ruff_cache
+	rm -rf $(VENV) .twilight .pytest_cache .ruff_cache .mypy_cache

@@ -160,9 +160,10 @@ class BackfillProgress:
                 "GROUP BY table_name",
                 [tables, self.keys],
             )
+        names, rows = frame["table_name"].tolist(), frame["rows"].tolist()
         self.rows = {
-            str(r.table_name).removeprefix("normalized_"): int(r.rows)
-            for r in frame.itertuples(index=False)
+            str(name).removeprefix("normalized_"): int(n)
+            for name, n in zip(names, rows, strict=True)
         }
 
     def poll(self, running: Sequence[Chunk], finished: Sequence[Chunk]) -> None:
@@ -208,7 +209,9 @@ def run_chunks(
     steps lower it further as they go), so even their imports yield to serving processes.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
-    todo, failed, finished = list(chunks), [], []
+    todo = list(chunks)
+    failed: list[Chunk] = []
+    finished: list[Chunk] = []
     running: dict[Chunk, Popen[bytes]] = {}
     owed = 0  # calls of the launched chunks, made or not
     try:

@@ -148,7 +148,8 @@ def _columns(names: tuple[str, ...]) -> str:
 
 
 def _scalar(reader: WarehouseReader, sql: str, params: Mapping[str, Any] | None = None) -> int:
-    return int(reader.query(sql, dict(params) if params else None).iloc[0, 0])
+    row = reader.records(sql, dict(params) if params else None)[0]
+    return int(next(iter(row.values())))
 
 
 def _offenders(

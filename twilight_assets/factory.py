@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 from dagster import (
@@ -209,7 +209,7 @@ def fetch_partitions(
     if not raw.empty:
         raw = raw[raw["partition_key"].isin(todo)]
     raw.attrs[PARTITION_KEYS_ATTR] = todo
-    spend = {
+    spend: dict[str, int | list[str]] = {
         "upstream_calls": len(missing),
         "from_spool": len(requests) - len(missing),
         "skipped_partitions": len(done),
@@ -271,6 +271,7 @@ def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
             PartitionClaims(get_settings().warehouse_file).release(f"raw_{table.api}", owner)
             raise
         fetched = spend.pop("fetched_partitions")
+        assert isinstance(fetched, list)  # the keys fetch_partitions fetched
         refusals, paused_s = pushback(before, tushare.client.pressure())
         if refusals:
             context.log.warning(
@@ -309,7 +310,7 @@ def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
             )
         if table.after_normalize is not None:
             table.after_normalize(context, batch.clean)
-        metadata = {"rows": MetadataValue.int(len(batch.clean))}
+        metadata: dict[str, MetadataValue[Any]] = {"rows": MetadataValue.int(len(batch.clean))}
         if (span := _date_range(batch.clean)) is not None:
             metadata["date_range"] = MetadataValue.text(span)
         context.add_output_metadata(metadata)

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 import httpx
 import numpy as np
@@ -107,7 +108,9 @@ def post_webhook(url: str | None, critical: pd.DataFrame) -> bool:
     if not url or critical.empty:
         return False
     register_secret(url)  # webhook URLs often embed a key (Slack, Feishu): never log one
-    rows = critical.astype(object).where(critical.notna(), None).to_dict("records")
+    # pandas-stubs' Scalar leaves out None, which where() takes as the fill value.
+    cells = critical.astype(object).where(critical.notna(), None)  # type: ignore[call-overload]
+    rows = cells.to_dict("records")
     payload = {
         "event": "cross_source_disagreement",
         "source": "akshare",
@@ -168,7 +171,7 @@ def store_diffs(
 
 def verify_daily(
     settings: TwilightSettings, dates: tuple[str, str] | None = None
-) -> tuple[pd.DataFrame, dict[str, object]]:
+) -> tuple[pd.DataFrame, dict[str, str | float]]:
     """Compare, store and alert; returns the stored rows and figures for the check's metadata."""
     started = time.monotonic()
     provider = AkshareDailyProvider(client_from_settings(settings, lazy=True))
@@ -216,7 +219,7 @@ def verify_daily(
     posted = post_webhook(
         settings.alert_webhook_url, critical.drop(columns=["checked_at", "source"])
     )
-    figures: dict[str, object] = {
+    figures: dict[str, str | float] = {
         "dates": f"{dates[0]}..{dates[1]}",
         "compared_stocks": len(codes),
         "compared_rows": len(warehouse),
@@ -253,8 +256,8 @@ def cross_source(context: AssetCheckExecutionContext) -> AssetCheckResult:
             description=f"not verified: {exc}",
         )
     open_rows = stored[stored["severity"] != "resolved"] if not stored.empty else stored
-    critical = int(figures.get("critical", 0))  # type: ignore[call-overload]
-    metadata: dict[str, object] = {
+    critical = int(figures.get("critical", 0))
+    metadata: dict[str, MetadataValue[Any] | str | float] = {
         k: MetadataValue.int(v) if isinstance(v, int) and not isinstance(v, bool) else v
         for k, v in figures.items()
     }

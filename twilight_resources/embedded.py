@@ -40,7 +40,8 @@ def _healthy(url: str) -> bool:
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]  # (host, port) for AF_INET
+        return port
 
 
 def start_simulator_process(settings: TwilightSettings, log_path: Path) -> tuple[str, int]:
@@ -71,7 +72,7 @@ def ensure_simulator(settings: TwilightSettings) -> str:
     with (state / "sim.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if record.exists():
-            url = json.loads(record.read_text())["url"]
+            url = str(json.loads(record.read_text())["url"])
             if _healthy(url):
                 return url
         url, pid = start_simulator_process(settings, state / "sim.log")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -197,7 +197,7 @@ class TwilightSettings(BaseSettings):
         return self.tushare_token is None
 
 
-def load_settings(**overrides: object) -> TwilightSettings:
+def load_settings(**overrides: Any) -> TwilightSettings:
     """Build settings, turning pydantic's report into one message naming each variable."""
     try:
         return TwilightSettings(**overrides)

@@ -50,8 +50,9 @@ class AuditLog:
     def __init__(self, journal_path: Path) -> None:
         self.journal = CallJournal(journal_path)
 
-    def recent(self, limit: int) -> list[dict[str, object]]:
-        records = self.journal.recent(limit=limit).drop(columns=["pid"]).to_dict("records")
+    def recent(self, limit: int) -> list[dict[str, Any]]:
+        frame = self.journal.recent(limit=limit).drop(columns=["pid"])
+        records: list[dict[str, Any]] = frame.to_dict("records", into=dict)
         for record in records:
             record["params"] = json.loads(str(record["params"]))
         return records

@@ -137,9 +137,10 @@ def summarize(settings: TwilightSettings) -> None:
     except SnapshotUnavailableError:
         _say("no snapshot published yet")
         return
-    for row in frame.itertuples(index=False):
-        name = str(row.table_name).removeprefix("normalized_")
-        _say(f"  {name:<18} {int(row.rows):>9,} rows in {int(row.partitions):>4} partition(s)")
+    columns = (frame[c].tolist() for c in ("table_name", "rows", "partitions"))
+    for table, rows, partitions in zip(*columns, strict=True):
+        name = str(table).removeprefix("normalized_")
+        _say(f"  {name:<18} {int(rows):>9,} rows in {int(partitions):>4} partition(s)")
 
 
 @dataclass

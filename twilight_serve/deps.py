@@ -27,27 +27,33 @@ _bearer = HTTPBearer(auto_error=False, description="a token from `twilight token
 
 
 async def get_settings_dep(request: Request) -> TwilightSettings:
-    return request.app.state.settings
+    settings: TwilightSettings = request.app.state.settings  # set by the app factory
+    return settings
 
 
 async def get_tokens(request: Request) -> TokenStore:
-    return request.app.state.tokens
+    tokens: TokenStore = request.app.state.tokens  # set by the app factory
+    return tokens
 
 
 async def get_reader(request: Request) -> WarehouseReader:
-    return request.app.state.reader
+    reader: WarehouseReader = request.app.state.reader  # set by the app factory
+    return reader
 
 
 async def get_market(request: Request) -> MarketStateResolver:
-    return request.app.state.market
+    market: MarketStateResolver = request.app.state.market  # set by the app factory
+    return market
 
 
 async def get_audit(request: Request) -> AuditLog:
-    return request.app.state.audit
+    audit: AuditLog = request.app.state.audit  # set by the app factory
+    return audit
 
 
 async def get_composer(request: Request) -> QuoteComposer:
-    return request.app.state.composer
+    composer: QuoteComposer = request.app.state.composer  # set by the app factory
+    return composer
 
 
 async def get_now(request: Request) -> datetime:

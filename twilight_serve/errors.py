@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +17,7 @@ from twilight_resources.warehouse import SnapshotUnavailableError
 log = logging.getLogger(__name__)
 
 
-def _describe(error: dict[str, object]) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     location = [str(part) for part in error.get("loc", ()) if part not in ("query", "path")]
     name = ".".join(location) or "request"
     return f"{name}: {error.get('msg', 'invalid')}"

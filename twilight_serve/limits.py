@@ -26,7 +26,7 @@ except ImportError:  # uvicorn without httptools parses with h11, which bounds t
 
 if HttpToolsProtocol is not None:
 
-    class BoundedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc,valid-type]
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
         """uvicorn's httptools protocol refusing a request head past :data:`MAX_HEAD_BYTES`.
 
         Reads are counted while a head is still incomplete after parsing them: once their sum

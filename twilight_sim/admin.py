@@ -59,12 +59,19 @@ def _faults(server: SimServer, request: SimRequest) -> object:
     return server.faults.config.model_dump()
 
 
+def _number(body: dict[str, object], key: str) -> float:
+    value = body.get(key, 0)
+    if not isinstance(value, int | float | str):
+        raise TypeError(f"{key} must be a number")
+    return float(value)
+
+
 def _clock(server: SimServer, request: SimRequest) -> object:
     if request.method == "POST":
         body = _body(request)
         if "now" in body:
             server.set_clock(str(body["now"]))
-        days, hours = float(body.get("advance_days", 0)), float(body.get("advance_hours", 0))
+        days, hours = _number(body, "advance_days"), _number(body, "advance_hours")
         if days or hours:
             server.market.clock.advance(days, hours)
     return {"now": server.market.clock.now.isoformat()}

@@ -182,7 +182,7 @@ class EastmoneyService:
             return hit
 
     def _bars_of(self, ts_code: str | None, start: int, end: int) -> pd.DataFrame:
-        params: dict[str, object] = {
+        params: dict[str, str] = {
             "start_date": str(start),
             "end_date": str(end),
             "now": f"{end}T23:59:59",
@@ -203,8 +203,9 @@ class EastmoneyService:
         last = min(end, today)
         frame = self._daily(ts_code, start, last)
         out = []
-        for row in frame.sort_values(["ts_code", "trade_date"]).itertuples(index=False):
-            day = int(row.trade_date)
+        ordered = frame.sort_values(["ts_code", "trade_date"])
+        days = ordered["trade_date"].astype(int).tolist()
+        for day, row in zip(days, ordered.itertuples(index=False), strict=True):
             share = fraction if day == today else 1.0
             if share <= 0.0:
                 continue  # before today's open there is no bar for today yet

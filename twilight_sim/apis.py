@@ -79,7 +79,8 @@ def finalize(frame: pd.DataFrame, api: str, names: list[str]) -> pd.DataFrame:
             values = raw.astype(object)
             missing = pd.isna(values)
             if missing.any():
-                values = np.where(missing, None, values)
+                # numpy's stubs take no None branch in where(); numpy makes an object array.
+                values = np.where(missing, None, values)  # type: ignore[call-overload]
             out[name] = values
     return pd.DataFrame(out, columns=names)
 

@@ -97,7 +97,10 @@ def stock_basic(m: Market, p: Params, vis: Visibility, offset: int, limit: int) 
             "curr_type": "CNY",
             "list_status": status[i].astype(object),
             "list_date": u.list_date[i].astype(str).astype(object),
-            "delist_date": np.where(status[i] == "D", u.exit_date[i].astype(str), None),
+            # numpy's stubs take no None branch in where(); numpy makes an object array.
+            "delist_date": np.where(  # type: ignore[call-overload]
+                status[i] == "D", u.exit_date[i].astype(str), None
+            ),
         }
     )
     return page(frame, offset, limit)

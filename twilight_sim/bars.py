@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from numpy.typing import NDArray as Array
 
 from twilight_sim.calendar import TradingCalendar
 from twilight_sim.hashrng import HashRng
 from twilight_sim.prices import BLOCK_DAYS, PriceBook
 from twilight_sim.universe import BOARDS, CHINEXT_REFORM, Universe
 
-Array = npt.NDArray
 IntArray = npt.NDArray[np.int64]
 
 
@@ -83,7 +83,9 @@ class BarView:
             "amount": amount,
         }
 
-    def volume(self, t: IntArray, s: IntArray, pre: IntArray, close: IntArray) -> Array[np.float64]:
+    def volume(
+        self, t: IntArray, s: IntArray, pre: Array[np.integer], close: Array[np.integer]
+    ) -> Array[np.float64]:
         """Volume in lots: a turnover draw that rises with the size of the move."""
         u = self.u
         first_day = self.book.list_idx[s] == t
@@ -94,14 +96,15 @@ class BarView:
             * np.where(first_day, 20.0, 1.0)
         )
         turnover = np.minimum(turnover, 60.0)
-        return np.round(turnover / 100 * u.float_share[s] * 100, 2)  # 10k shares -> lots
+        lots: Array[np.float64] = np.round(turnover / 100 * u.float_share[s] * 100, 2)
+        return lots  # 10k shares -> lots
 
     def daily(self, t: IntArray, s: IntArray) -> pd.DataFrame:
         pre, close = gather(self.book, t, s, "pre"), gather(self.book, t, s, "close")
         cols = self.ohlcv(t, s, pre, close)
         return self.frame(t, s, cols)
 
-    def frame(self, t: IntArray, s: IntArray, cols: dict[str, Array]) -> pd.DataFrame:
+    def frame(self, t: IntArray, s: IntArray, cols: dict[str, Array[np.float64]]) -> pd.DataFrame:
         return pd.DataFrame({"ts_code": self._codes[s], "trade_date": self._dates[t], **cols})
 
     def adj_factor(self, t: IntArray, s: IntArray) -> Array[np.float64]:
@@ -111,7 +114,7 @@ class BarView:
         div = self.book.div
         ex = div.ex_day[s]
         applied = (ex >= 0) & (ex <= t[:, None])
-        steps = np.where(applied, div.step[s], 1.0).prod(axis=1)
+        steps: Array[np.float64] = np.where(applied, div.step[s], 1.0).prod(axis=1)
         return np.round(self.u.adj0[s] * steps, 3)
 
     def day_counts(self, t0: int, t1: int, stocks: IntArray | None, listed: bool) -> IntArray:

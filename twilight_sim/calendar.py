@@ -108,13 +108,14 @@ def to_int(day: date) -> int:
 def to_day64(dates: npt.NDArray[np.int64]) -> npt.NDArray[np.datetime64]:
     """Vectorised YYYYMMDD ints -> numpy days."""
     months = (dates // 10000 - 1970) * 12 + (dates // 100 % 100 - 1)
-    return months.astype("datetime64[M]").astype("datetime64[D]") + (dates % 100 - 1)
+    firsts: npt.NDArray[np.datetime64] = months.astype("datetime64[M]").astype("datetime64[D]")
+    return firsts + (dates % 100 - 1)
 
 
 def from_day64(days: npt.NDArray[np.datetime64]) -> npt.NDArray[np.int64]:
     months = days.astype("datetime64[M]")
     ym = months.astype(np.int64)
-    dom = (days - months.astype("datetime64[D]")).astype(np.int64) + 1
+    dom: npt.NDArray[np.int64] = (days - months.astype("datetime64[D]")).astype(np.int64) + 1
     return (ym // 12 + 1970) * 10000 + (ym % 12 + 1) * 100 + dom
 
 
@@ -243,4 +244,5 @@ class TradingCalendar:
             key = np.array([to_date(d).isocalendar()[:2] for d in dates]).dot([100, 1])
         else:
             key = dates // 100
-        return key[1:] != key[:-1]
+        ends: npt.NDArray[np.bool_] = key[1:] != key[:-1]
+        return ends

@@ -154,9 +154,9 @@ class FaultInjector:
             dates = [c for c in frame.columns if c.endswith("date")]
             floats = [c for c in frame.columns if frame[c].dtype.kind == "f"]
             if dates and (not floats or rng.scalar("badkind", plan.key, attempt) < 0.5):
-                out.iat[row, out.columns.get_loc(dates[0])] = "2024-13-45"
+                out.iat[row, list(out.columns).index(dates[0])] = "2024-13-45"
             elif floats:
-                out.iat[row, out.columns.get_loc(floats[0])] = "--"
+                out.iat[row, list(out.columns).index(floats[0])] = "--"
         if plan.extra_column:
             out = out.copy()
             out[self.config.extra_column] = np.where(np.arange(len(out)) % 2 == 0, "x", "y")

@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import NDArray as Array
 
 from twilight_sim.calendar import open_days, shift_days
 from twilight_sim.hashrng import HashRng
 from twilight_sim.universe import Universe
 
-Array = npt.NDArray
 SEASON = np.array([0.22, 0.25, 0.25, 0.28])
 # Legal windows (month, day) of first and last announcement day, by quarter of the period.
 WINDOWS = {

@@ -22,7 +22,7 @@ _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _TWO_M53 = 1.0 / float(1 << 53)
 
-IntLike = int | npt.NDArray[np.integer]
+IntLike = int | np.integer | npt.NDArray[np.integer]
 
 
 def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:

@@ -18,8 +18,8 @@ from twilight_sim.bars import BarView
 from twilight_sim.universe import BOARDS
 from twilight_sim.valuation import Valuation
 
-Array = npt.NDArray
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 FULL_MARKET = 5000  # member counts below are for a market of this size, and scale with it
 WEIGHT_CAP = 0.10  # no constituent weighs more than 10% (as CSI caps its indices)
 
@@ -186,7 +186,7 @@ SERIES = (
 )
 
 
-def _cap_weights(weights: Array[np.float64], cap: float) -> Array[np.float64]:
+def _cap_weights(weights: FloatArray, cap: float) -> FloatArray:
     """Clip weights at ``cap`` and hand the excess to the others in proportion."""
     w = weights.copy()
     for _ in range(50):
@@ -207,8 +207,8 @@ class IndexBook:
         self.defs = INDEX_DEFS[:n_indices]
         months = bars.days.trade_dates // 100
         self.rebalance = np.flatnonzero(np.concatenate([[True], months[1:] != months[:-1]]))
-        self._members: dict[tuple[int, int], tuple[IntArray, Array, Array]] = {}
-        self._series: dict[int, dict[str, Array[np.float64]]] = {}
+        self._members: dict[tuple[int, int], tuple[IntArray, FloatArray, FloatArray]] = {}
+        self._series: dict[int, dict[str, FloatArray]] = {}
         self._lock = threading.RLock()
 
     def find(self, ts_code: str) -> int:
@@ -217,7 +217,7 @@ class IndexBook:
     def _scaled(self, count: int) -> int:
         return max(10, round(count * self.bars.u.size / FULL_MARKET))
 
-    def members(self, i: int, m: int) -> tuple[IntArray, Array[np.float64], Array[np.float64]]:
+    def members(self, i: int, m: int) -> tuple[IntArray, FloatArray, FloatArray]:
         """Constituents, weights (%) and cap factors of index ``i`` for rebalance month ``m``."""
         with self._lock:
             key = (i, m)
@@ -225,7 +225,7 @@ class IndexBook:
                 self._members[key] = self._rank(self.defs[i], int(self.rebalance[m]))
             return self._members[key]
 
-    def _rank(self, d: IndexDef, day: int) -> tuple[IntArray, Array, Array]:
+    def _rank(self, d: IndexDef, day: int) -> tuple[IntArray, FloatArray, FloatArray]:
         u, book = self.bars.u, self.bars.book
         ref = book.window(max(day - 1, 0), max(day, 1)).close[0].astype(np.float64)
         seasoned = book.list_idx <= day - 20
@@ -248,14 +248,14 @@ class IndexBook:
         capped = _cap_weights(raw, max(WEIGHT_CAP, 1.5 / stocks.size))
         return stocks, np.round(capped * 100, 4), capped / raw
 
-    def series(self, i: int) -> dict[str, Array[np.float64]]:
+    def series(self, i: int) -> dict[str, FloatArray]:
         """Daily index columns over the whole range (computed once, then cached)."""
         with self._lock:
             if i not in self._series:
                 self._series[i] = self._compute(i)
             return self._series[i]
 
-    def _compute(self, i: int) -> dict[str, Array[np.float64]]:
+    def _compute(self, i: int) -> dict[str, FloatArray]:
         n_days = self.bars.days.n_days
         out = {name: np.full(n_days, np.nan) for name in SERIES}
         bounds = np.append(self.rebalance, n_days)
@@ -266,7 +266,13 @@ class IndexBook:
         return out
 
     def _segment(
-        self, out: dict[str, Array], stocks: IntArray, factor: Array, t0: int, t1: int, level: float
+        self,
+        out: dict[str, FloatArray],
+        stocks: IntArray,
+        factor: FloatArray,
+        t0: int,
+        t1: int,
+        level: float,
     ) -> float:
         u = self.bars.u
         lo = max(t0 - 1, 0)
@@ -304,13 +310,13 @@ class IndexBook:
 
     def _basics(
         self,
-        out: dict[str, Array],
+        out: dict[str, FloatArray],
         t0: int,
         t1: int,
-        close: Array,
+        close: FloatArray,
         stocks: IntArray,
         r: IntArray,
-        metrics: dict[str, Array],
+        metrics: dict[str, FloatArray],
     ) -> None:
         u = self.bars.u
         rows = t1 - t0

@@ -25,7 +25,10 @@ Array = npt.NDArray[np.float64]
 
 
 def _dates(values: IntArray) -> npt.NDArray[np.object_]:
-    return np.where(values > 0, values.astype(str), None).astype(object)
+    # numpy's stubs take no None branch in where(); numpy makes an object array of it.
+    dates: npt.NDArray[np.object_]
+    dates = np.where(values > 0, values.astype(str), None)  # type: ignore[call-overload]
+    return dates.astype(object)
 
 
 class Notices:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from numpy.typing import NDArray as Array
 
 from twilight_sim.bars import BarView
 from twilight_sim.prices import BLOCK_DAYS
 
-Array = npt.NDArray
 IntArray = npt.NDArray[np.int64]
 KINDS = {"weekly": "week", "monthly": "month"}
 LOOKBACK = 64  # trading days searched back for the last close (suspensions last < 60 days)

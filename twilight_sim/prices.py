@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import NDArray as Array
 
 from twilight_sim.calendar import TradingCalendar, is_open, to_int
 from twilight_sim.fundamentals import Fundamentals, Trend, year_fraction
@@ -28,8 +28,6 @@ SUSPEND_P = 0.0015  # daily chance a trading stock starts a suspension
 MARKET_VOL = 0.011
 REVERSION = 0.004  # pull of the log price back towards its trend (see fundamentals.Trend)
 MAX_CASH = 0.15  # a dividend never takes more than this share of the price
-
-Array = npt.NDArray
 
 
 @dataclass

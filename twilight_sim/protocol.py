@@ -53,13 +53,15 @@ def fingerprint(api: str, params: object, fields: object) -> str:
 
 def _column_tokens(values: pd.Series, decimals: int | None) -> list[str]:
     if values.dtype == object:
-        text = values.to_json(orient="values", force_ascii=False)
+        # pandas-stubs list no orient="values" for a Series; pandas writes it (a plain array).
+        text: str = values.to_json(orient="values", force_ascii=False)  # type: ignore[call-overload]
         if text.count(",") == len(values) - 1:
             return text[1:-1].split(",")
         items = [None if isinstance(v, float) and v != v else v for v in values.tolist()]
         return [json.dumps(v, ensure_ascii=False) for v in items]
     precision = 0 if decimals is None else min(max(decimals, 1), 15)
-    return values.to_json(orient="values", double_precision=precision)[1:-1].split(",")
+    text = values.to_json(orient="values", double_precision=precision)  # type: ignore[call-overload]
+    return text[1:-1].split(",")
 
 
 def encode_items(frame: pd.DataFrame, api: str) -> str:

@@ -227,7 +227,7 @@ class SimServer:
         unknown = set(changes) - set(current)
         if unknown:
             raise ValueError(f"unknown policy settings: {sorted(unknown)}")
-        policy = AccessPolicy(**{**current, **changes})  # type: ignore[arg-type]
+        policy = AccessPolicy(**{**current, **changes})
         self.tushare.set_policy(policy)
         return policy
 

@@ -297,7 +297,8 @@ class Statements:
         back = np.where(single, 1, self.f.quarters[r.q])
         prev = r.q - back
         fallback = self.f.cash[r.s, r.q] * 0.95
-        return np.round(np.where(prev >= 0, self.f.cash[r.s, np.maximum(prev, 0)], fallback), 2)
+        cash: Array = np.where(prev >= 0, self.f.cash[r.s, np.maximum(prev, 0)], fallback)
+        return np.round(cash, 2)
 
     def _cashflow(self, r: ReportRows, single: bool, led: dict[str, Array]) -> dict[str, Array]:
         rev, ta = led["revenue"], led["total_assets"]

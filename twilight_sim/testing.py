@@ -39,7 +39,10 @@ def call(
 ) -> dict[str, Any]:
     """POST one Tushare request and return the decoded JSON envelope."""
     body = {"api_name": api, "token": token, "params": params or {}, "fields": fields}
-    return (client or shared_client()).post(url, json=body, timeout=timeout).json()
+    envelope: dict[str, Any] = (
+        (client or shared_client()).post(url, json=body, timeout=timeout).json()
+    )
+    return envelope
 
 
 @lru_cache(maxsize=1)

@@ -124,7 +124,9 @@ def _codes(rng: HashRng, n: int, last_list: int) -> tuple[list[str], npt.NDArray
     return [c for c, _ in codes], np.array([b for _, b in codes], dtype=np.int64)
 
 
-def _names(rng: HashRng, n: int, industry_idx: npt.NDArray[np.int64]) -> tuple[list, list]:
+def _names(
+    rng: HashRng, n: int, industry_idx: npt.NDArray[np.int64]
+) -> tuple[list[str], list[str]]:
     industries = list(names.INDUSTRIES.values())
     grid = (np.arange(n)[:, None], np.arange(64)[None, :])
     pfx = rng.integers("pfx", 0, len(names.PREFIXES), *grid)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from numpy.typing import NDArray as Array
 
 from twilight_sim.bars import BarView, gather
 from twilight_sim.fundamentals import Fundamentals
 
-Array = npt.NDArray
 IntArray = npt.NDArray[np.int64]
 RATIO_DAYS = 5  # volume_ratio compares with the average of the previous five trading days
 YEAR_DAYS = 244
@@ -93,7 +93,8 @@ class Valuation:
             self.bars.book.ensure(int(t.max()))
         ex, cash = div.ex_day[s], div.cash[s].astype(np.float64)
         year = (ex >= 0) & (ex <= t[:, None]) & (ex > (t - YEAR_DAYS)[:, None])
-        return np.where(year, cash, 0.0).sum(axis=1)
+        paid: Array[np.float64] = np.where(year, cash, 0.0).sum(axis=1)
+        return paid
 
     def declared(self, s: IntArray, annual: IntArray) -> Array[np.float64]:
         """Cents per share declared out of the newest annual report's profit (dv_ratio's

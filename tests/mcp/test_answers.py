@@ -99,6 +99,17 @@ def test_bad_arguments_are_tool_errors(
         ask(answerer, api, **arguments)
 
 
+def test_arguments_of_the_wrong_type_are_tool_errors() -> None:
+    """In-process callers have no SDK validation in front: a wrong type is refused by name."""
+    tool = TOOLS_BY_API["daily"]
+    with pytest.raises(ToolError, match="limit: expected an integer, got str"):
+        table_request(tool, {"trade_date": "20240415", "limit": "5"})
+    with pytest.raises(ToolError, match="offset: expected an integer, got float"):
+        table_request(tool, {"trade_date": "20240415", "offset": 1.5})
+    with pytest.raises(ToolError, match="fields: expected names separated by commas, got int"):
+        table_request(tool, {"trade_date": "20240415", "fields": 5})
+
+
 def held_keys(answerer: Answerer, table: str) -> list[str]:
     held = answerer.reader.partitions(table)
     return sorted(held[held["rows"] > 0]["partition_key"])

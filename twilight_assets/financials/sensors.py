@@ -140,8 +140,10 @@ def statement_request(
 
 def settle(state: SensorState, instance: DagsterInstance | None) -> list[str]:
     """Settle every pending request whose run has ended; notes on the failed ones."""
+    if instance is None:
+        return []
     notes = []
-    for key in list(state.pending) if instance is not None else []:
+    for key in list(state.pending):
         runs = instance.get_runs(filters=RunsFilter(tags={REQUEST_TAG: key}), limit=1)
         if runs and (runs[0].status == DagsterRunStatus.SUCCESS or runs[0].status in FAILED):
             note = state.settle(key, runs[0].status)

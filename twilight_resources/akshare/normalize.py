@@ -8,6 +8,7 @@ Prices are unadjusted unless asked otherwise, in yuan in both.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pandas as pd
 
@@ -82,8 +83,8 @@ def hist_to_daily(frame: pd.DataFrame, ts_code: str) -> pd.DataFrame:
 
 
 def _yyyymmdd(value: object) -> str:
-    if hasattr(value, "strftime"):
-        return value.strftime("%Y%m%d")  # type: ignore[no-any-return]
+    if isinstance(value, date):  # also datetime and pandas' Timestamp
+        return value.strftime("%Y%m%d")
     return str(value)[:10].replace("-", "")
 
 

@@ -101,10 +101,11 @@ class CallJournal:
         marks = ", ".join("?" * len(apis))
         conn = self._connect()
         try:
-            return conn.execute(
+            (count,) = conn.execute(
                 f"SELECT count(*) FROM calls WHERE called_at >= ? AND api_name IN ({marks})",
                 (since, *apis),
-            ).fetchone()[0]
+            ).fetchone()
+            return int(count)
         finally:
             conn.close()
 

@@ -81,7 +81,9 @@ def client_from_settings(settings: TwilightSettings | None = None) -> TushareCli
     )
 
 
-class TushareResource(ConfigurableResource):
+# Dagster types ConfigurableResource as generic over its value, which for this kind is the
+# resource itself; subscripting it at run time would add a pydantic generic class to the MRO.
+class TushareResource(ConfigurableResource):  # type: ignore[type-arg]
     """The Tushare Pro upstream, configured from TWILIGHT_* settings (the token never is config)."""
 
     _client: TushareClient | None = PrivateAttr(default=None)

@@ -4,6 +4,8 @@ Writers (Dagster steps, via :class:`DuckDBWarehouseIOManager`) own ``warehouse.d
 serving processes read immutable snapshots through :class:`WarehouseReader`.
 """
 
+from typing import TYPE_CHECKING
+
 from twilight_resources.warehouse.locking import WarehouseBusyError
 from twilight_resources.warehouse.normalize import NormalizedBatch, normalize_frame
 from twilight_resources.warehouse.reader import SnapshotUnavailableError, WarehouseReader
@@ -17,6 +19,9 @@ from twilight_resources.warehouse.schema import (
 )
 from twilight_resources.warehouse.snapshots import SnapshotInfo, publish_snapshot, read_pointer
 from twilight_resources.warehouse.writer import PublishError, WarehouseWriter, WriteResult
+
+if TYPE_CHECKING:  # the checker sees the class; at run time __getattr__ imports it on demand
+    from twilight_resources.warehouse.io_manager import DuckDBWarehouseIOManager
 
 
 def __getattr__(name: str) -> object:

@@ -9,6 +9,8 @@ quarantined. Each output is one transaction that also records every partition it
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from dagster import (
     ConfigurableIOManager,
@@ -33,7 +35,7 @@ PREVIEW_COLUMNS = 30  # statements have ~160 columns; the event log needs a glim
 def markdown_table(frame: pd.DataFrame) -> str:
     """A small GitHub-style table (pandas' to_markdown needs tabulate, which we do not ship)."""
 
-    def cell(value: object) -> str:
+    def cell(value: Any) -> str:  # a cell of itertuples(), which pandas types as Any
         return "" if pd.isna(value) else str(value).replace("|", "\\|").replace("\n", " ")
 
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
@@ -124,7 +126,9 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
         )
 
     def handle_output(
-        self, context: OutputContext, obj: pd.DataFrame | NormalizedBatch | tuple
+        self,
+        context: OutputContext,
+        obj: pd.DataFrame | NormalizedBatch | tuple[pd.DataFrame, pd.DataFrame],
     ) -> None:
         table = table_for_asset_key(context.asset_key.path)
         try:
@@ -135,7 +139,10 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
                 claims.release(table, Owner.current(context.run_id))
 
     def _write(
-        self, context: OutputContext, table: str, obj: pd.DataFrame | NormalizedBatch | tuple
+        self,
+        context: OutputContext,
+        table: str,
+        obj: pd.DataFrame | NormalizedBatch | tuple[pd.DataFrame, pd.DataFrame],
     ) -> None:
         if isinstance(obj, tuple) and not isinstance(obj, NormalizedBatch) and len(obj) == 2:
             obj = NormalizedBatch(*obj)

@@ -16,7 +16,7 @@ import fcntl
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -99,7 +99,7 @@ def writers_waiting(warehouse: Path) -> bool:
 
 
 def connect_writable(
-    warehouse: Path, config: dict[str, str | int], timeout: float
+    warehouse: Path, config: Mapping[str, str | int], timeout: float
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse read-write, retrying while another process holds DuckDB's lock."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)

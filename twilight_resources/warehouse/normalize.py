@@ -93,7 +93,8 @@ def _empty_rejects() -> pd.DataFrame:
 
 def _raw_rows(raw_df: pd.DataFrame, positions: np.ndarray, columns: list[str]) -> list[str]:
     subset = raw_df.iloc[positions][columns].astype(object)
-    subset = subset.where(subset.notna(), None)
+    # pandas-stubs' Scalar leaves out None, which where() takes as the fill value.
+    subset = subset.where(subset.notna(), None)  # type: ignore[call-overload]
     return [
         json.dumps(row, ensure_ascii=False, default=str) for row in subset.to_dict(orient="records")
     ]
@@ -116,7 +117,11 @@ def normalize_frame(
     carried = [c for c in _PASSTHROUGH if c in raw_df.columns]
     lineage = "".join(f", {quote(c)}" for c in carried)
 
-    texts, casts, finals, reasons, columns = [], [], [], [], []
+    texts: list[str] = []
+    casts: list[str] = []
+    finals: list[str] = []
+    reasons: list[str] = []
+    columns: list[str] = []
     for column in spec.data_columns:
         text = _source_text(spec, column, present)
         is_key = column in spec.primary_key

@@ -63,6 +63,14 @@ _MEMORY_UNITS = {unit: 1 << (10 * power) for power, unit in enumerate(_UNITS)}
 WARM_FILL = 0.9  # warming stops once the buffer pool holds this share of its memory limit
 
 
+def _value(conn: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """The one value of a one-row query (DuckDB types a row as Any)."""
+    row = conn.execute(sql).fetchone()
+    if row is None:
+        raise ValueError(f"no row from {sql!r}")
+    return row[0]
+
+
 class _Pool:
     """Read-only connections to one snapshot; closed when retired and idle."""
 
@@ -92,18 +100,14 @@ class _Pool:
         """
         conn = self._idle.get()
         try:
-            amount, unit = (
-                conn.execute("SELECT current_setting('memory_limit')").fetchone()[0].split()
-            )
+            amount, unit = str(_value(conn, "SELECT current_setting('memory_limit')")).split()
             full = float(amount) * _MEMORY_UNITS[unit] * WARM_FILL
             present = {
                 row[0] for row in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()
             }
             for table in (t for t in tables if t in present):
                 conn.execute(f"SELECT first(COLUMNS(*)) FROM {table}").fetchall()
-                used = conn.execute(
-                    "SELECT sum(memory_usage_bytes) FROM duckdb_memory()"
-                ).fetchone()[0]
+                used = _value(conn, "SELECT sum(memory_usage_bytes) FROM duckdb_memory()")
                 if used >= full:
                     break
         except (duckdb.Error, KeyError, ValueError) as exc:

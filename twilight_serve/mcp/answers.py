@@ -307,7 +307,8 @@ class Answerer:
                     raise ToolError(f"{api}: the server is shutting down; ask again later")
         if "error" in outcome:
             raise outcome["error"]
-        return outcome["frame"]
+        frame: pd.DataFrame = outcome["frame"]
+        return frame
 
     def _from_warehouse(self, request: TableRequest, verdict: Coverage) -> TushareAnswer:
         tool = request.tool
@@ -332,8 +333,8 @@ class Answerer:
     def _count(self, request: TableRequest) -> int:
         """Total rows when the page is empty (an offset past the end, or no rows at all)."""
         where, args = _where(request)
-        sql = f"SELECT count(*) FROM {request.tool.table}{where}"
-        return int(self.reader.query(sql, args).iloc[0, 0])
+        sql = f"SELECT count(*) AS n FROM {request.tool.table}{where}"
+        return int(self.reader.records(sql, args)[0]["n"])
 
 
 def _narrowing(params: dict[str, Any]) -> str:
@@ -405,7 +406,10 @@ def _items(frame: pd.DataFrame) -> list[list[Any]]:
     """Rows as JSON values (NaN as null), as Tushare's ``items``."""
     if frame.empty:
         return []
-    return json.loads(frame.to_json(orient="values", double_precision=15, date_format="iso"))
+    items: list[list[Any]] = json.loads(
+        frame.to_json(orient="values", double_precision=15, date_format="iso")
+    )
+    return items
 
 
 def _answer(

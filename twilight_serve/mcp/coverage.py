@@ -34,7 +34,7 @@ CALENDAR_SQL = (
 CAL_RANGE_SQL = "SELECT min(cal_date), max(cal_date) FROM normalized_trade_cal WHERE exchange = ?"
 SHOWN_MISSING = 10
 
-Ledger = dict[str, tuple[object, int]]  # partition key -> (written_at, rows) of its latest write
+Ledger = dict[str, tuple[pd.Timestamp, int]]  # partition key -> (written_at, rows), latest write
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ class CoverageChecker:
         return None
 
 
-def _counts(tool: TableTool, key: str, held: tuple[object, int] | None) -> bool:
+def _counts(tool: TableTool, key: str, held: tuple[pd.Timestamp, int] | None) -> bool:
     """Whether one partition's latest fetch answers for it (see the module docstring)."""
     if held is None:
         return False
@@ -179,7 +179,7 @@ def _counts(tool: TableTool, key: str, held: tuple[object, int] | None) -> bool:
         return True
     if tool.grain is Grain.PERIOD:
         closes = deadline(date(int(key[:4]), int(key[4:6]), int(key[6:])))
-        fetched = pd.Timestamp(written_at).date()  # type: ignore[arg-type]
+        fetched = pd.Timestamp(written_at).date()
         return fetched > closes + timedelta(days=GRACE_DAYS)
     return False
 

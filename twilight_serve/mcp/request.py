@@ -7,6 +7,7 @@ calendar date, start before end, a quarter end, a known field) is checked too; e
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -84,7 +85,21 @@ def _text(name: str, value: object) -> str:
     return str(value).strip()
 
 
-def table_request(tool: TableTool, arguments: dict[str, object]) -> TableRequest:
+def _count_arg(name: str, value: object) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ToolError(f"{name}: expected an integer, got {type(value).__name__}")
+
+
+def _fields_arg(value: object) -> str | list[str] | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise ToolError(f"fields: expected names separated by commas, got {type(value).__name__}")
+
+
+def table_request(tool: TableTool, arguments: Mapping[str, object]) -> TableRequest:
     """Check a table tool's arguments (Tushare names) and build the request."""
     unknown = sorted(set(arguments) - {p.name for p in tool.params} - set(PAGING))
     if unknown:
@@ -92,8 +107,9 @@ def table_request(tool: TableTool, arguments: dict[str, object]) -> TableRequest
         raise ToolError(f"{tool.api} has no parameter(s) {unknown}; it takes {names}")
     given = {k: _text(k, v) for k, v in arguments.items() if k not in PAGING and v is not None}
     given = {k: v for k, v in given.items() if v != ""}
-    limit, offset = paging(arguments.get("limit"), arguments.get("offset"))  # type: ignore[arg-type]
-    fields = parse_fields(arguments.get("fields"), tool.columns)  # type: ignore[arg-type]
+    limit = _count_arg("limit", arguments.get("limit"))
+    limit, offset = paging(limit, _count_arg("offset", arguments.get("offset")))
+    fields = parse_fields(_fields_arg(arguments.get("fields")), tool.columns)
     request = TableRequest(tool, given, fields=fields, limit=limit, offset=offset)
     for param in tool.params:
         value = given.get(param.name, tool.defaults.get(param.name))

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 Transport = Literal["stdio", "http"]
 MCP_PATH = "/mcp"
-SHUTDOWN_GRACE_S = 5.0
+SHUTDOWN_GRACE_S = 5  # whole seconds: uvicorn's timeout_graceful_shutdown is an int
 INSTRUCTIONS = (
     "China A-share data in Tushare's shape. Call describe_warehouse (or read "
     "twilight://warehouse) first: requests the warehouse covers are answered locally at no "
@@ -68,17 +68,17 @@ def build_server(
         WarehouseReader.from_settings(settings, publish_deferred_writes=False),
         _client_factory(settings),
     )
-    auth: dict[str, object] = {}
+    verifier: StoreTokenVerifier | None = None
+    auth: AuthSettings | None = None
     if token_store is not None:
-        auth = {
-            "token_verifier": StoreTokenVerifier(token_store),
-            "auth": AuthSettings(issuer_url=url or "http://127.0.0.1", resource_server_url=None),
-        }
+        verifier = StoreTokenVerifier(token_store)
+        auth = AuthSettings(issuer_url=url or "http://127.0.0.1", resource_server_url=None)
     server: MCPServer = MCPServer(
         "twilight",
         instructions=INSTRUCTIONS,
         log_level="WARNING",
-        **auth,  # type: ignore[arg-type]
+        token_verifier=verifier,
+        auth=auth,
     )
     register_tools(server, answerer)
 

@@ -58,9 +58,12 @@ def _signature(tool: TableTool) -> inspect.Signature:
     for p in tool.params:
         # The pattern is in the schema for clients, but checked by table_request: a mismatch is
         # then the one-line tool error every other argument gets, not pydantic's report.
-        text = Annotated[str, Field(json_schema_extra={"pattern": p.pattern})] if p.pattern else str
-        annotation = Annotated[
-            text if p.required else text | None, Field(description=p.description)  # type: ignore[operator]
+        # Annotations built at run time for the SDK's schema: values to the checker, not types.
+        text: Any = (
+            Annotated[str, Field(json_schema_extra={"pattern": p.pattern})] if p.pattern else str
+        )
+        annotation: Any = Annotated[
+            text if p.required else text | None, Field(description=p.description)
         ]
         default = inspect.Parameter.empty if p.required else None
         params.append(

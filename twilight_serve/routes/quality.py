@@ -126,7 +126,8 @@ def freshness(
 
 
 async def get_checks(request: Request) -> CheckResults:
-    return request.app.state.checks
+    checks: CheckResults = request.app.state.checks  # set by the app factory
+    return checks
 
 
 @router.get("/checks", response_model=Checks)
@@ -188,5 +189,6 @@ def diff(
         "WHEN 'missing' THEN 2 ELSE 3 END, ts_code, field LIMIT $limit",
         {"severity": severity, "ts_code": ts_code, "limit": limit},
     )
-    frame = frame.astype(object).where(frame.notna(), None)
+    # pandas-stubs' Scalar leaves out None, which where() takes as the fill value.
+    frame = frame.astype(object).where(frame.notna(), None)  # type: ignore[call-overload]
     return Diffs(available=True, diffs=frame.to_dict("records"))
