@@ -73,8 +73,9 @@ def _key_day(key: object) -> date | None:
     return None
 
 
-def get_catalog(request: Request) -> Catalog:
-    return request.app.state.catalog
+async def get_catalog(request: Request) -> Catalog:
+    catalog: Catalog = request.app.state.catalog  # set by the app factory
+    return catalog
 
 
 @router.get("/freshness", response_model=Freshness)
