@@ -56,8 +56,9 @@ from twilight_resources.auth import TokenStore  # noqa: E402
 from twilight_resources.priority import lower_priority  # noqa: E402
 from twilight_resources.processes import spawn_session, stop_session  # noqa: E402
 from twilight_resources.settings import get_settings  # noqa: E402
-from twilight_resources.warehouse import WarehouseWriter, table_spec  # noqa: E402
+from twilight_resources.warehouse import WarehouseWriter, statement_rows, table_spec  # noqa: E402
 from twilight_resources.warehouse.connections import connect  # noqa: E402
+from twilight_resources.warehouse.frames import utc_now  # noqa: E402
 from twilight_resources.warehouse.snapshots import publish_snapshot, read_pointer  # noqa: E402
 
 TARGET_P99_MS = 10.0
@@ -77,7 +78,7 @@ RESTATED_SHARE = 0.05  # reports announced again later (a restatement: a second 
 def build_fundamentals(path: Path, periods: int) -> None:
     """The four statement tables for every stock over ``periods`` quarter ends, period-major
     (the order the per-period fill writes them in), some reports restated; then re-sorted by key
-    as the writer keeps them."""
+    as the writer keeps them, with the row-shaped copy the read API answers from."""
     conn = connect(path, config={"memory_limit": "2GB"})
     ends = list(pd.date_range("2015-03-31", periods=periods, freq="QE"))
     conn.execute("CREATE TEMP TABLE ends AS SELECT * FROM (SELECT unnest(?) AS e)", [ends])
@@ -98,6 +99,7 @@ def build_fundamentals(path: Path, periods: int) -> None:
             "range(2) AS v(v) WHERE v = 0 OR hash(s, e) % 1000 < ? ORDER BY e, v, s",
             [STOCKS, int(RESTATED_SHARE * 1000)],
         )
+    statement_rows.rebuild(conn, utc_now())
     conn.execute("CHECKPOINT")
     conn.close()
     for table in STATEMENT_TABLES:

@@ -19,6 +19,7 @@ from twilight_serve.models import (
     AuditCall,
     CheckResult,
     Checks,
+    Diff,
     Diffs,
     Freshness,
     SpendWindow,
@@ -188,4 +189,8 @@ def diff(
         {"severity": severity, "ts_code": ts_code, "limit": limit},
     )
     frame = frame.astype(object).where(frame.notna(), None)
-    return Diffs(available=True, diffs=frame.to_dict("records"))
+    rows = [
+        Diff(**{**row, "checked_at": row["checked_at"].to_pydatetime().replace(tzinfo=UTC)})
+        for row in frame.to_dict("records")
+    ]
+    return Diffs(available=True, diffs=rows)
