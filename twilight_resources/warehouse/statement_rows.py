@@ -107,11 +107,12 @@ def refresh(conn: duckdb.DuckDBPyConnection, table: str) -> None:
         "CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT ts_code, end_date "
         f"FROM {CLASSIFIED} WHERE _action IN ({INSERT}, {UPDATE})"
     )
-    (deleted,) = conn.execute(
+    row = conn.execute(
         f"DELETE FROM {ROWS} r USING touched t WHERE r.statement = ? "
         "AND r.ts_code = t.ts_code AND r.end_date = t.end_date",
         [statement],
     ).fetchone()
+    deleted = int(row[0]) if row else 0
     if deleted:
         conn.execute(
             "UPDATE meta_table_state SET sorted_rows = greatest(sorted_rows - ?, 0) "
