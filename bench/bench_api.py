@@ -11,7 +11,7 @@ per second (latency counts from each request's scheduled time, so a stalled serv
 latency rather than as a lower rate). Phases:
 
 - idle: /warehouse/daily, then /fundamentals and /warehouse/fundamentals (each
-  ``--seconds``; ``--idle-only`` stops here);
+  ``--seconds``, after a 2-second warm-up of other stocks; ``--idle-only`` stops here);
 - during a backfill: a real ``twilight backfill`` of daily, adj_factor and daily_basic over
   ``--backfill-days`` trading days from the simulator (200 ms a call, 500 calls a minute) into
   the same warehouse, for as long as it lasts (its writes publish snapshots of the whole file,
@@ -140,10 +140,10 @@ def daily_paths(days: pd.DatetimeIndex, total: int) -> list[str]:
     ]  # fmt: skip
 
 
-def fundamentals_paths(route: str, total: int) -> list[str]:
+def fundamentals_paths(route: str, total: int, seed: int = 3) -> list[str]:
     """``total`` requests of ``route`` for random stocks; point in time mid-history for
     /warehouse/fundamentals."""
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     as_of = {"as_of": "20200115"} if route == "/warehouse/fundamentals" else {}
     return [
         f"{route}?" + urlencode({"ts_code": f"{code:06d}.SZ", **as_of})
@@ -293,6 +293,8 @@ def run(work: Path, args: argparse.Namespace) -> None:
         report("idle /warehouse/daily", merge([slice_(args.seconds)()]))
         if args.fundamentals_periods:
             for route in ("/fundamentals", "/warehouse/fundamentals"):
+                warm = fundamentals_paths(route, int(args.rate * 2), seed=4)  # other stocks
+                load("127.0.0.1", port, token, warm, args.rate, _statements_ok)
                 paths = fundamentals_paths(route, int(args.rate * args.seconds))
                 result = load("127.0.0.1", port, token, paths, args.rate, _statements_ok)
                 report(f"idle {route}", merge([result]))
