@@ -140,14 +140,16 @@ def twilight_backfill(args: argparse.Namespace) -> None:
 
 
 def journal_pushback(home: Path) -> tuple[int, float]:
-    """Refusals and seconds paused, as the client journalled them."""
+    """Refusals the client journalled, and wall seconds the token was paused (from the budget)."""
     import sqlite3
 
     with contextlib.closing(sqlite3.connect(home / "state" / "upstream.sqlite")) as conn:
-        refusals, paused_ms = conn.execute(
-            "SELECT coalesce(sum(refusals), 0), coalesce(sum(paused_ms), 0) FROM calls"
-        ).fetchone()
-    return int(refusals), float(paused_ms) / 1000
+        (refusals,) = conn.execute("SELECT coalesce(sum(refusals), 0) FROM calls").fetchone()
+        (paused,) = conn.execute("SELECT coalesce(sum(paused_s), 0) FROM token_pause").fetchone()
+        rates = conn.execute("SELECT key, rate FROM api_budget WHERE rate < 1e11").fetchall()
+    for key, rate in rates:
+        print(f"  learnt rate {key.split('/')[-1]}: {rate:.0f}/min")
+    return int(refusals), float(paused)
 
 
 def failed_runs() -> int:
@@ -242,7 +244,7 @@ def run(args: argparse.Namespace) -> None:
     print(f"upstream calls: {sum(calls.values())} ({calls}), rows: {stats['total_rows']}")
     print(
         f"answered once each: {answered}; refused: {sum(refused.values())} "
-        f"({stats['refused'] or 0}); token paused {pushback[1]:.0f} s over "
+        f"({stats['refused'] or 0}); token paused {pushback[1]:.0f} s (wall) over "
         f"{pushback[0]} refusals seen by the client"
     )
     print(f"errors answered by the upstream: {stats['errors'] or 0}")

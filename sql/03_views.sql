@@ -6,19 +6,21 @@ SELECT *
 FROM meta_partition_ledger
 QUALIFY row_number() OVER (PARTITION BY table_name, partition_key ORDER BY write_id DESC) = 1;
 
--- Back-adjusted (hfq) daily bars, Tushare's definition: price * adj_factor.
--- Volume and amount are not adjusted; pct_chg is unchanged by adjustment. Days without an
--- adj_factor row have NULL adjusted prices rather than silently unadjusted ones.
+-- Back-adjusted (hfq) daily bars, Tushare's definition: price * adj_factor, to 4 decimals (the
+-- products carry float noise such as 0.12000000000000001; tushare's pro_bar prints 2 decimals,
+-- which drops real digits of low adjusted prices). Volume and amount are not adjusted; pct_chg
+-- is unchanged by adjustment. Days without an adj_factor row have NULL adjusted prices rather
+-- than silently unadjusted ones.
 CREATE OR REPLACE VIEW daily_hfq AS
 SELECT
     d.ts_code,
     d.trade_date,
-    d.open * a.adj_factor      AS open,
-    d.high * a.adj_factor      AS high,
-    d.low * a.adj_factor       AS low,
-    d.close * a.adj_factor     AS close,
-    d.pre_close * a.adj_factor AS pre_close,
-    d.change * a.adj_factor    AS change,
+    round(d.open * a.adj_factor, 4) AS open,
+    round(d.high * a.adj_factor, 4) AS high,
+    round(d.low * a.adj_factor, 4) AS low,
+    round(d.close * a.adj_factor, 4) AS close,
+    round(d.pre_close * a.adj_factor, 4) AS pre_close,
+    round(d.change * a.adj_factor, 4) AS change,
     d.pct_chg,
     d.vol,
     d.amount,
@@ -26,7 +28,7 @@ SELECT
 FROM normalized_daily AS d
 LEFT JOIN normalized_adj_factor AS a USING (ts_code, trade_date);
 
--- Forward-adjusted (qfq) daily bars, Tushare's definition:
+-- Forward-adjusted (qfq) daily bars, Tushare's definition, to 4 decimals:
 -- price * adj_factor / latest adj_factor of that stock (latest = newest trade_date held).
 CREATE OR REPLACE VIEW daily_qfq AS
 WITH latest AS (
@@ -37,12 +39,12 @@ WITH latest AS (
 SELECT
     d.ts_code,
     d.trade_date,
-    d.open * a.adj_factor / l.latest_factor      AS open,
-    d.high * a.adj_factor / l.latest_factor      AS high,
-    d.low * a.adj_factor / l.latest_factor       AS low,
-    d.close * a.adj_factor / l.latest_factor     AS close,
-    d.pre_close * a.adj_factor / l.latest_factor AS pre_close,
-    d.change * a.adj_factor / l.latest_factor    AS change,
+    round(d.open * a.adj_factor / l.latest_factor, 4) AS open,
+    round(d.high * a.adj_factor / l.latest_factor, 4) AS high,
+    round(d.low * a.adj_factor / l.latest_factor, 4) AS low,
+    round(d.close * a.adj_factor / l.latest_factor, 4) AS close,
+    round(d.pre_close * a.adj_factor / l.latest_factor, 4) AS pre_close,
+    round(d.change * a.adj_factor / l.latest_factor, 4) AS change,
     d.pct_chg,
     d.vol,
     d.amount,

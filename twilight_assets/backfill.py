@@ -192,7 +192,7 @@ def chunk_log(log_dir: Path, chunk: Chunk) -> Path:
 def run_chunks(
     apis: Sequence[str],
     chunks: list[Chunk],
-    seconds_per_call: float,
+    seconds_per_call: Callable[[], float],
     calls_made: Callable[[], int],
     parallel: int,
     log_dir: Path,
@@ -213,7 +213,7 @@ def run_chunks(
     try:
         while todo or running:
             while (todo and not failed and len(running) < parallel
-                   and (owed - calls_made()) * seconds_per_call <= LEAD_S):  # fmt: skip
+                   and (owed - calls_made()) * seconds_per_call() <= LEAD_S):  # fmt: skip
                 chunk = todo.pop(0)
                 with chunk_log(log_dir, chunk).open("ab") as out:
                     running[chunk] = spawn_session(

@@ -115,7 +115,7 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
     from twilight_resources.progress import Reporter
     from twilight_resources.tushare.budget import SPACING_MARGIN
     from twilight_resources.tushare.journal import CallJournal
-    from twilight_resources.tushare.resource import api_limits
+    from twilight_resources.tushare.resource import budget_from_settings
 
     parser = argparse.ArgumentParser(prog="twilight backfill", description=_cmd_backfill.__doc__)
     parser.add_argument("--tables", required=True, help="comma-separated APIs, one partitioning")
@@ -144,9 +144,12 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
     print(f"{len(chunks)} chunks of up to {opts.chunk} partitions, {len(chunks) - len(todo)} "
           f"already in the warehouse; {sum(c.calls for c in todo)} upstream calls to make",
           flush=True)  # fmt: skip
-    # The tables' APIs are fetched side by side, each on its own budget.
-    limits = api_limits(settings)
-    seconds_per_call = 60 / sum(limits.per_minute(api) for api in apis) * SPACING_MARGIN
+    budget = budget_from_settings(settings)
+
+    def seconds_per_call() -> float:
+        """At the rates the budget grants now (refusals lower them): APIs go side by side."""
+        return 60 / sum(budget.rate(api) for api in apis) * SPACING_MARGIN
+
     journal, since = CallJournal(settings.state_dir / "upstream.sqlite"), time.time()
 
     def calls_made() -> int:

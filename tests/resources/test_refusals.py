@@ -31,6 +31,7 @@ from twilight_resources.tushare import (
     TushareRetriesExhausted,
 )
 from twilight_resources.tushare.budget import DECREASE, CallBudget, budget_key
+from twilight_resources.tushare.limits import ApiLimits
 from twilight_sim.server import SimServer, start_simulator
 
 TOKEN = "refusal-test-token-0123456789"
@@ -164,11 +165,29 @@ def test_per_api_budgets_are_independent(clean: SimServer, tmp_path: Path) -> No
     assert shared.paused_until() > time.time(), "a refusal pauses every API of the token"
 
 
+def test_a_refusal_below_the_stated_limit_holds_every_api_to_the_same_share(
+    tmp_path: Path,
+) -> None:
+    limits = ApiLimits(60, {"daily": 120})
+    shared = CallBudget(tmp_path / "b.sqlite", budget_key(TOKEN), limits, window_s=2.0)
+    slots = [shared.reserve("daily").at for _ in range(5)]  # 0.5 s apart: using its budget
+    time.sleep(max(0.0, slots[-1] - time.time()) + 0.05)  # the calls went out on their slots
+    refusal = shared.refused("daily", slots[-1])  # 3 calls in the 2 s before: 90 of 120/min
+    assert refusal.rate == pytest.approx(DECREASE * 90)
+    share = refusal.rate / 120
+    assert shared.rate("weekly") == pytest.approx(60 * share), "the same share of its limit"
+    # A second refusal of a call sent before the cut is the same event: nothing is cut again.
+    assert not shared.refused("weekly", slots[-2]).decreased
+    assert shared.rate("weekly") == pytest.approx(60 * share)
+    assert shared.paused_seconds() == pytest.approx(60, abs=1)
+
+
 WORKER = """
 import json, sys
 from pathlib import Path
 from twilight_resources.tushare import TushareClient, TushareRequest
 from twilight_resources.tushare.budget import DECREASE, CallBudget, budget_key
+from twilight_resources.tushare.limits import ApiLimits
 url, state, days = sys.argv[1], Path(sys.argv[2]), sys.argv[3].split(",")
 budget = CallBudget(state, budget_key(sys.argv[4]), 100_000, pause_seconds=1.0, window_s=1.0)
 client = TushareClient(url, sys.argv[4], budget=budget, backoff_base=0.01)

@@ -9,8 +9,10 @@ during that minute only prolongs it. So a refusal pauses the whole token (every 
 process) for ``pause_seconds``, and the refused API resumes below the rate it was refused at
 (multiplicative decrease from the calls granted in the minute before the refused one). It holds
 that rate, which is known to pass, for ``probe_after_s`` and then climbs back slowly (additive
-increase) towards the stated limit. What was learnt is kept with the budget, so the next run of
-the same token starts from it.
+increase) towards the stated limit. A refusal below the stated limit says the token is granted
+only part of it now, so the other APIs of the token are held to the same share of theirs (one
+refusal teaches every API, instead of a minute's pause each). What was learnt is kept with the
+budget, so the next run of the same token starts from it.
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ CREATE TABLE IF NOT EXISTS token_pause (
     key TEXT PRIMARY KEY,        -- token hash
     until REAL NOT NULL,
     refusals INTEGER NOT NULL,
-    api_name TEXT NOT NULL
+    api_name TEXT NOT NULL,      -- the API refused last
+    paused_s REAL NOT NULL,      -- wall seconds the token has been paused in all
+    share REAL NOT NULL,         -- of each API's stated limit the token is granted now
+    share_probe_from REAL NOT NULL,
+    last_cut REAL NOT NULL       -- when a refusal last cut a rate
 );
 CREATE TABLE IF NOT EXISTS grants (key TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS grants_by_key ON grants (key, at);
@@ -118,18 +124,21 @@ class CallBudget:
         return f"{self.key}/{api_name}"
 
     def _state(self, conn: sqlite3.Connection, api_name: str, now: float) -> tuple[float, float]:
-        """(next_slot, rate) of an API, with the rate climbed for the time since it was set."""
+        """(next_slot, rate) of an API: its own rate and the token's share, each climbed back
+        for the time since it was cut, within the API's limit."""
         limit = float(self.limits.per_minute(api_name))
         row = conn.execute(
             "SELECT next_slot, rate, probe_from FROM api_budget WHERE key = ?",
             (self._api_key(api_name),),
         ).fetchone()
+        token = conn.execute(
+            "SELECT share, share_probe_from FROM token_pause WHERE key = ?", (self.key,)
+        ).fetchone()
+        share = 1.0 if token is None else _climbed(token[0], 1.0, token[1], now)
         if row is None:
-            return 0.0, limit
+            return 0.0, limit * share
         next_slot, rate, probe_from = row
-        if now > probe_from:
-            rate += INCREASE_PER_MIN * limit * (now - probe_from) / 60
-        return next_slot, min(rate, limit)
+        return next_slot, min(_climbed(rate, limit, probe_from, now), limit * share)
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -197,37 +206,65 @@ class CallBudget:
         """
         now = time.time()
         key = self._api_key(api_name)
+        until = now + self.pause_seconds
         with self._transaction() as conn:
-            until = now + self.pause_seconds
-            row = conn.execute(
-                "SELECT until, refusals FROM token_pause WHERE key = ?", (self.key,)
+            token = conn.execute(
+                "SELECT until, share, share_probe_from, last_cut FROM token_pause WHERE key = ?",
+                (self.key,),
             ).fetchone()
+            was_until = token[0] if token else 0.0
+            added = until - max(now, was_until)
             conn.execute(
-                "INSERT INTO token_pause (key, until, refusals, api_name) VALUES (?, ?, 1, ?) "
+                "INSERT INTO token_pause VALUES (?, ?, 1, ?, ?, 1.0, ?, 0.0) "
                 "ON CONFLICT (key) DO UPDATE SET until = max(until, excluded.until), "
-                "refusals = refusals + 1, api_name = excluded.api_name",
-                (self.key, until, api_name),
+                "refusals = refusals + 1, api_name = excluded.api_name, "
+                "paused_s = paused_s + excluded.paused_s",
+                (self.key, until, api_name, max(0.0, added), now),
             )
+            paused_until = max(until, was_until)
             _, rate = self._state(conn, api_name, now)
-            cut = conn.execute(
-                "SELECT probe_from - ? FROM api_budget WHERE key = ?", (self.probe_after_s, key)
-            ).fetchone()
-            if row is not None and cut is not None and slot < cut[0]:
+            if token is not None and slot < token[3]:  # sent before the last cut: same event
                 conn.execute(
                     "UPDATE api_budget SET next_slot = max(next_slot, ?) WHERE key = ?",
                     (until, key),
                 )
-                return Refusal(max(until, row[0]), rate, decreased=False)
+                return Refusal(paused_until, rate, decreased=False)
+            conn.execute("UPDATE token_pause SET last_cut = ? WHERE key = ?", (now, self.key))
             granted = conn.execute(
                 "SELECT count(*) FROM grants WHERE key = ? AND at > ? AND at < ?",
                 (key, slot - self.window_s, slot),
             ).fetchone()[0]
             granted_rate = granted * 60.0 / self.window_s
-            rate = max(MIN_RATE, DECREASE * min(rate, granted_rate or rate))
+            new_rate = max(MIN_RATE, DECREASE * min(rate, granted_rate or rate))
             conn.execute(
                 "INSERT INTO api_budget (key, next_slot, rate, probe_from) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET next_slot = max(next_slot, excluded.next_slot), "
                 "rate = excluded.rate, probe_from = excluded.probe_from",
-                (key, until, rate, now + self.probe_after_s),
+                (key, until, new_rate, now + self.probe_after_s),
             )
-            return Refusal(max(until, row[0]) if row else until, rate, decreased=True)
+            # The API was using its budget (not idling below it): the refusal says what share
+            # of a stated limit this token is granted now, for every API of it.
+            if granted_rate >= 0.5 * rate:
+                share = new_rate / self.limits.per_minute(api_name)
+                current = 1.0 if token is None else _climbed(token[1], 1.0, token[2], now)
+                if share < current:
+                    conn.execute(
+                        "UPDATE token_pause SET share = ?, share_probe_from = ? WHERE key = ?",
+                        (share, now + self.probe_after_s, self.key),
+                    )
+            return Refusal(paused_until, new_rate, decreased=True)
+
+    def paused_seconds(self) -> float:
+        """Wall seconds the token has been paused in all (overlapping pauses counted once)."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT paused_s FROM token_pause WHERE key = ?", (self.key,)
+            ).fetchone()
+        return row[0] if row else 0.0
+
+
+def _climbed(value: float, limit: float, probe_from: float, now: float) -> float:
+    """``value`` after climbing back from ``probe_from`` to ``now`` by 2% of ``limit`` a minute."""
+    if now > probe_from:
+        value += INCREASE_PER_MIN * limit * (now - probe_from) / 60
+    return min(value, limit)

@@ -52,22 +52,27 @@ def api_limits(settings: TwilightSettings) -> ApiLimits:
     )
 
 
+def budget_from_settings(settings: TwilightSettings) -> CallBudget:
+    """The token's shared call budget (starts nothing: the budget is keyed by the token alone)."""
+    token = settings.tushare_token
+    return CallBudget(
+        settings.state_dir / "upstream.sqlite",
+        budget_key(token.get_secret_value() if token is not None else EMBEDDED_TOKEN),
+        api_limits(settings),
+        pause_seconds=settings.rate_pause_seconds,
+        probe_after_s=settings.rate_probe_seconds,
+        window_s=settings.rate_window_seconds,
+    )
+
+
 def client_from_settings(settings: TwilightSettings | None = None) -> TushareClient:
     settings = settings or get_settings()
     url, token = resolve_upstream(settings)
-    state_db = settings.state_dir / "upstream.sqlite"
     return TushareClient(
         url,
         token,
-        budget=CallBudget(
-            state_db,
-            budget_key(token),
-            api_limits(settings),
-            pause_seconds=settings.rate_pause_seconds,
-            probe_after_s=settings.rate_probe_seconds,
-            window_s=settings.rate_window_seconds,
-        ),
-        journal=CallJournal(state_db),
+        budget=budget_from_settings(settings),
+        journal=CallJournal(settings.state_dir / "upstream.sqlite"),
         timeout=settings.request_timeout,
         retry_attempts=settings.retry_attempts,
         backoff_base=settings.retry_backoff_base,
