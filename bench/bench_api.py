@@ -11,7 +11,7 @@ per second (latency counts from each request's scheduled time, so a stalled serv
 latency rather than as a lower rate). Phases:
 
 - idle: /warehouse/daily, then /fundamentals and /warehouse/fundamentals (each
-  ``--seconds``; ``--idle-only`` stops here);
+  ``--seconds``, after a 2-second warm-up of other stocks; ``--idle-only`` stops here);
 - during a backfill: a real ``twilight backfill`` of daily, adj_factor and daily_basic over
   ``--backfill-days`` trading days from the simulator (200 ms a call, 500 calls a minute) into
   the same warehouse, for as long as it lasts (its writes publish snapshots of the whole file,
@@ -56,8 +56,9 @@ from twilight_resources.auth import TokenStore  # noqa: E402
 from twilight_resources.priority import lower_priority  # noqa: E402
 from twilight_resources.processes import spawn_session, stop_session  # noqa: E402
 from twilight_resources.settings import get_settings  # noqa: E402
-from twilight_resources.warehouse import WarehouseWriter, table_spec  # noqa: E402
+from twilight_resources.warehouse import WarehouseWriter, statement_rows, table_spec  # noqa: E402
 from twilight_resources.warehouse.connections import connect  # noqa: E402
+from twilight_resources.warehouse.frames import utc_now  # noqa: E402
 from twilight_resources.warehouse.snapshots import publish_snapshot, read_pointer  # noqa: E402
 
 TARGET_P99_MS = 10.0
@@ -77,7 +78,7 @@ RESTATED_SHARE = 0.05  # reports announced again later (a restatement: a second 
 def build_fundamentals(path: Path, periods: int) -> None:
     """The four statement tables for every stock over ``periods`` quarter ends, period-major
     (the order the per-period fill writes them in), some reports restated; then re-sorted by key
-    as the writer keeps them."""
+    as the writer keeps them, with the row-shaped copy the read API answers from."""
     conn = connect(path, config={"memory_limit": "2GB"})
     ends = list(pd.date_range("2015-03-31", periods=periods, freq="QE"))
     conn.execute("CREATE TEMP TABLE ends AS SELECT * FROM (SELECT unnest(?) AS e)", [ends])
@@ -98,6 +99,7 @@ def build_fundamentals(path: Path, periods: int) -> None:
             "range(2) AS v(v) WHERE v = 0 OR hash(s, e) % 1000 < ? ORDER BY e, v, s",
             [STOCKS, int(RESTATED_SHARE * 1000)],
         )
+    statement_rows.rebuild(conn, utc_now())
     conn.execute("CHECKPOINT")
     conn.close()
     for table in STATEMENT_TABLES:
@@ -138,10 +140,10 @@ def daily_paths(days: pd.DatetimeIndex, total: int) -> list[str]:
     ]  # fmt: skip
 
 
-def fundamentals_paths(route: str, total: int) -> list[str]:
+def fundamentals_paths(route: str, total: int, seed: int = 3) -> list[str]:
     """``total`` requests of ``route`` for random stocks; point in time mid-history for
     /warehouse/fundamentals."""
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     as_of = {"as_of": "20200115"} if route == "/warehouse/fundamentals" else {}
     return [
         f"{route}?" + urlencode({"ts_code": f"{code:06d}.SZ", **as_of})
@@ -291,6 +293,8 @@ def run(work: Path, args: argparse.Namespace) -> None:
         report("idle /warehouse/daily", merge([slice_(args.seconds)()]))
         if args.fundamentals_periods:
             for route in ("/fundamentals", "/warehouse/fundamentals"):
+                warm = fundamentals_paths(route, int(args.rate * 2), seed=4)  # other stocks
+                load("127.0.0.1", port, token, warm, args.rate, _statements_ok)
                 paths = fundamentals_paths(route, int(args.rate * args.seconds))
                 result = load("127.0.0.1", port, token, paths, args.rate, _statements_ok)
                 report(f"idle {route}", merge([result]))

@@ -212,14 +212,31 @@ class Audit(BaseModel):
     calls: list[AuditCall]
 
 
+class Diff(BaseModel):
+    """One field of one stock's bar on one day, as the warehouse and AKShare hold it."""
+
+    trade_date: TradeDate
+    ts_code: str
+    field: str = Field(description="close, vol (lots) or amount (thousand CNY)")
+    warehouse_value: float | None
+    akshare_value: float | None = Field(description="converted to Tushare's units")
+    rel_diff: float | None = Field(description="|akshare - warehouse| / |warehouse|")
+    severity: str = Field(description="critical, warning, missing or resolved")
+    checked_at: datetime
+    source: str | None = Field(description="the compared source")
+
+
 class Diffs(BaseModel):
     available: bool
     note: str | None = None
-    diffs: list[dict[str, Any]]
+    diffs: list[Diff]
 
 
 class Statements(BaseModel):
     ts_code: str
-    period: date | None = None
-    as_of: date | None = None
-    statements: dict[str, list[dict[str, Any]]]
+    period: TradeDate | None = Field(None, description="the report period asked for")
+    as_of: TradeDate | None = Field(None, description="the day the answer is as known on")
+    statements: dict[str, list[dict[str, Any]]] = Field(
+        description="per table (income, balancesheet, cashflow, fina_indicator), the rows of "
+        "the period as known on as_of, one per report type; dates as YYYYMMDD"
+    )

@@ -100,7 +100,11 @@ def test_injected_disagreement_is_found_stored_served_and_posted(
         client.headers["Authorization"] = f"Bearer {token}"
         body = client.get("/quality/diff").json()
         assert body["available"] is True
-        assert [d["severity"] for d in body["diffs"]] == ["warning", "critical"]  # newest first
+        # Newest first; days as requests write them, instants in UTC.
+        assert [(d["trade_date"], d["severity"]) for d in body["diffs"]] == [
+            ("20240711", "warning"), ("20240710", "critical")
+        ]  # fmt: skip
+        assert all(d["checked_at"].endswith("Z") for d in body["diffs"])
         only = client.get("/quality/diff", params={"severity": "critical"}).json()["diffs"]
         assert [(d["ts_code"], d["field"]) for d in only] == [("600000.SH", "close")]
 

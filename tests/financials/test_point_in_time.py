@@ -11,7 +11,12 @@ from dagster import DagsterInstance
 from twilight_assets.factory import fetch_partitions
 from twilight_assets.runner import materialize_tables
 from twilight_assets.tables import TABLES
-from twilight_resources.fundamentals import latest_statements, statements_as_of
+from twilight_resources.fundamentals import (
+    _from_tables,
+    latest_statements,
+    statement_records,
+    statements_as_of,
+)
 from twilight_resources.settings import get_settings
 from twilight_resources.tushare import TushareResource
 from twilight_resources.warehouse import WarehouseReader
@@ -62,6 +67,18 @@ def test_restatement_is_seen_only_from_its_date(
         assert latest["income"]["end_date"].dt.strftime("%Y%m%d").tolist() == ["20240331"]
         known_then = statements_as_of(reader, code, None, restated)
         assert known_then["income"]["end_date"].max() == latest["income"]["end_date"].max()
+
+        # What the read API serves (the row-shaped copy the IO manager keeps) says the same.
+        served = statement_records(reader, code, "20231231", restated - timedelta(days=1))
+        assert [r["f_ann_date"] for r in served["income"]] == [f"{first:%Y%m%d}"]
+        days = [first - timedelta(days=1), first, restated - timedelta(days=1), restated]
+        codes = reader.query("SELECT DISTINCT ts_code FROM normalized_income")["ts_code"]
+        for ts_code in codes:
+            for day in [*days, date.max]:
+                for period in (None, date(2023, 12, 31)):
+                    assert statement_records(reader, ts_code, period, day) == _from_tables(
+                        reader, ts_code, period, day
+                    ), (ts_code, period, day)
 
 
 def test_refresh_tables_reuse_the_spool_only_within_a_run(

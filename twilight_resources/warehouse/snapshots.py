@@ -34,6 +34,7 @@ from pathlib import Path
 
 import duckdb
 
+from twilight_resources.warehouse import statement_rows
 from twilight_resources.warehouse.connections import connect
 from twilight_resources.warehouse.locking import connect_writable, write_lock
 from twilight_resources.warehouse.schema import apply_ddl
@@ -315,6 +316,7 @@ def publish_snapshot(
         conn = connect_writable(warehouse, {}, timeout)
         try:
             apply_ddl(conn)
+            statement_rows.ensure(conn)
             conn.execute("CHECKPOINT")
         finally:
             conn.close()

@@ -21,6 +21,9 @@ from twilight_resources.warehouse.schema import TableSpec, quote
 
 LINEAGE_IN = ("raw_id", "source", "partition_key")
 INSERT, UPDATE, UNCHANGED = 1, 2, 0
+# The temp table of an upsert's rows, each with its ``_action``; it outlives the upsert within
+# the transaction, for tables derived from the rows it changed (statement_rows).
+CLASSIFIED = "classified"
 
 
 def _check_columns(spec: TableSpec, frame: pd.DataFrame) -> list[str]:
@@ -51,7 +54,7 @@ def _stage(
     values = [c for c in columns if c not in spec.primary_key]
     differs = " OR ".join(f"i.{quote(c)} IS DISTINCT FROM t.{quote(c)}" for c in values)
     conn.execute(
-        "CREATE OR REPLACE TEMP TABLE classified AS SELECT i.*, CASE "
+        f"CREATE OR REPLACE TEMP TABLE {CLASSIFIED} AS SELECT i.*, CASE "
         f"WHEN t.{quote(spec.primary_key[0])} IS NULL THEN {INSERT} "
         f"WHEN {differs or 'FALSE'} THEN {UPDATE} ELSE {UNCHANGED} END AS _action "
         f"FROM incoming i LEFT JOIN {spec.name} t ON {match}"
@@ -65,7 +68,8 @@ def _apply(
     key = ", ".join(quote(c) for c in spec.primary_key)
     conn.execute(
         f"INSERT INTO {spec.name} ({names}source, ingested_at, raw_id) "
-        f"SELECT {names}source, ?, raw_id FROM classified WHERE _action = {INSERT} ORDER BY {key}",
+        f"SELECT {names}source, ?, raw_id FROM {CLASSIFIED} WHERE _action = {INSERT} "
+        f"ORDER BY {key}",
         [now],
     )
     values = [c for c in columns if c not in spec.primary_key]
@@ -75,7 +79,7 @@ def _apply(
     match = " AND ".join(f"{spec.name}.{quote(c)} = u.{quote(c)}" for c in spec.primary_key)
     conn.execute(
         f"UPDATE {spec.name} SET {sets}source = u.source, ingested_at = ?, raw_id = u.raw_id "
-        f"FROM classified u WHERE u._action = {UPDATE} AND {match}",
+        f"FROM {CLASSIFIED} u WHERE u._action = {UPDATE} AND {match}",
         [now],
     )
 
@@ -135,7 +139,7 @@ def upsert_normalized(
         rows = conn.execute(
             f"SELECT partition_key, count(*), count(*) FILTER (_action = {INSERT}), "
             f"count(*) FILTER (_action = {UPDATE}), count(*) FILTER (_action = {UNCHANGED}) "
-            "FROM classified GROUP BY partition_key"
+            f"FROM {CLASSIFIED} GROUP BY partition_key"
         ).fetchall()
         for key, total, inserted, updated, unchanged in rows:
             counts[key] = PartitionCounts(total, inserted, updated, unchanged)

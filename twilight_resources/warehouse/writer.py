@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from twilight_resources.settings import TwilightSettings, get_settings
-from twilight_resources.warehouse import resort
+from twilight_resources.warehouse import resort, statement_rows
 from twilight_resources.warehouse.frames import utc_now
 from twilight_resources.warehouse.ledger import PartitionCounts, allocate, record_write
 from twilight_resources.warehouse.locking import connect_writable, write_lock, writers_waiting
@@ -100,6 +100,7 @@ class WarehouseWriter:
         conn = connect_writable(self.path, self.config, self.lock_timeout)
         try:
             apply_ddl(conn)
+            statement_rows.ensure(conn)  # a new warehouse, an upgrade, a column added
             yield conn
         finally:
             conn.close()
@@ -202,6 +203,8 @@ class WarehouseWriter:
                 )
                 if before == 0:  # inserted in key order into an empty table: already sorted
                     resort.mark_sorted(conn, spec.name, resort.row_count(conn, spec.name), now)
+                if spec.name in statement_rows.SOURCES and not frame.empty:
+                    statement_rows.refresh(conn, spec.name)
             record_write(
                 conn,
                 table=spec.name,
@@ -216,6 +219,11 @@ class WarehouseWriter:
     def _maybe_resort(self, conn: duckdb.DuckDBPyConnection, spec: TableSpec) -> bool:
         if spec.layer != "normalized":
             return False
+        if spec.name in statement_rows.SOURCES:
+            with _atomic(conn):
+                statement_rows.maybe_resort(
+                    conn, utc_now(), fraction=self.resort_fraction, min_rows=self.resort_min_rows
+                )
         total = resort.row_count(conn, spec.name)
         done = resort.sorted_rows(conn, spec.name)
         if not resort.should_resort(

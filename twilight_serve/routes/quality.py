@@ -20,6 +20,7 @@ from twilight_serve.models import (
     AuditCall,
     CheckResult,
     Checks,
+    Diff,
     Diffs,
     Freshness,
     SpendWindow,
@@ -192,4 +193,8 @@ def diff(
     )
     # pandas-stubs' Scalar leaves out None, which where() takes as the fill value.
     frame = frame.astype(object).where(frame.notna(), None)  # type: ignore[call-overload]
-    return Diffs(available=True, diffs=frame.to_dict("records"))
+    rows = [
+        Diff(**{**row, "checked_at": row["checked_at"].to_pydatetime().replace(tzinfo=UTC)})
+        for row in frame.to_dict("records")
+    ]
+    return Diffs(available=True, diffs=rows)
