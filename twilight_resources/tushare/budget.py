@@ -193,10 +193,8 @@ class CallBudget:
             paused += slot.paused_s
             if slot.at > time.time():
                 sleep(slot.at - time.time())
-            pause = self.paused_until()
-            if pause <= slot.at:
+            if self.paused_until() <= slot.at:
                 return Slot(slot.at, paused)
-            paused += max(0.0, pause - time.time())
 
     def refused(self, api_name: str, slot: float) -> Refusal:
         """Record a rate refusal of the call made at ``slot``: pause the token, slow the API.
