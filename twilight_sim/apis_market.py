@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from twilight_sim.clock import Visibility
+from twilight_sim.indices import BAR_SERIES, BASIC_SERIES
 from twilight_sim.params import ParamError, Params
 from twilight_sim.universe import BOARDS, EXIT_DELISTED, EXIT_PAUSED
 
@@ -218,7 +219,7 @@ def index_daily(m: Market, p: Params, vis: Visibility, offset: int, limit: int) 
         ids,
         offset,
         limit,
-        ("close", "open", "high", "low", "pre_close", "vol", "amount"),
+        BAR_SERIES,
     )
     frame["change"] = frame["close"].round(4) - frame["pre_close"].round(4)
     frame["pct_chg"] = frame["change"] / frame["pre_close"].round(4) * 100
@@ -234,18 +235,7 @@ def index_dailybasic(m: Market, p: Params, vis: Visibility, offset: int, limit: 
         ids,
         offset,
         limit,
-        (
-            "total_mv",
-            "float_mv",
-            "total_share",
-            "float_share",
-            "free_share",
-            "turnover_rate",
-            "turnover_rate_f",
-            "pe",
-            "pe_ttm",
-            "pb",
-        ),
+        BASIC_SERIES,
     )
 
 

@@ -165,14 +165,9 @@ INDEX_DEFS = (
         7500.0,
     ),
 )
-SERIES = (
-    "close",
-    "open",
-    "high",
-    "low",
-    "pre_close",
-    "vol",
-    "amount",
+# What index_daily serves, then what index_dailybasic serves: one history per index each.
+BAR_SERIES = ("close", "open", "high", "low", "pre_close", "vol", "amount")
+BASIC_SERIES = (
     "total_mv",
     "float_mv",
     "total_share",
@@ -184,6 +179,7 @@ SERIES = (
     "pe_ttm",
     "pb",
 )
+SERIES = BAR_SERIES + BASIC_SERIES
 
 
 def _cap_weights(weights: FloatArray, cap: float) -> FloatArray:
