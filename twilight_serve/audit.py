@@ -9,39 +9,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from twilight_resources.tushare.journal import CallJournal
+from twilight_serve.models import ApiSpendDay, SpendWindow
 
 WINDOWS = {"last_minute": 60, "last_hour": 3600, "last_day": 86400}
-
-
-@dataclass(frozen=True)
-class Spend:
-    window: str
-    calls: int
-    requests: int
-    rows: int
-    failures: int
-    refusals: int  # rate refusals, each retried after the token's pause
-    paused_s: float
-
-
-@dataclass(frozen=True)
-class ApiSpend:
-    """One API's spend over the last day: how hard the upstream pushed back on it."""
-
-    api_name: str
-    calls: int
-    requests: int
-    rows: int
-    failures: int
-    refusals: int
-    paused_s: float
 
 
 class AuditLog:
@@ -60,19 +36,19 @@ class AuditLog:
     def _last_day(self, now: float) -> pd.DataFrame:
         return self.journal.recent(limit=1_000_000, since=now - max(WINDOWS.values()))
 
-    def spend(self, now: float | None = None) -> list[Spend]:
+    def spend(self, now: float | None = None) -> list[SpendWindow]:
         now = now or time.time()
         frame = self._last_day(now)
         return [
-            Spend(window=window, **_totals(frame[frame["called_at"] >= now - seconds]))
+            SpendWindow(window=window, **_totals(frame[frame["called_at"] >= now - seconds]))
             for window, seconds in WINDOWS.items()
         ]
 
-    def by_api(self, now: float | None = None) -> list[ApiSpend]:
+    def by_api(self, now: float | None = None) -> list[ApiSpendDay]:
         """Per API over the last day, the most refused first."""
         frame = self._last_day(now or time.time())
         rows = [
-            ApiSpend(api_name=str(api), **_totals(part))
+            ApiSpendDay(api_name=str(api), **_totals(part))
             for api, part in frame.groupby("api_name", sort=True)
         ]
         return sorted(rows, key=lambda r: -r.refusals)

@@ -15,7 +15,6 @@ from twilight_serve.checks import UNAVAILABLE, CheckResults
 from twilight_serve.deps import AuditDep, MarketDep, NowDep, ReaderDep, require_bearer
 from twilight_serve.models import (
     PROBLEMS,
-    ApiSpendDay,
     Audit,
     AuditCall,
     CheckResult,
@@ -23,7 +22,6 @@ from twilight_serve.models import (
     Diff,
     Diffs,
     Freshness,
-    SpendWindow,
     TableFreshness,
 )
 from twilight_serve.validation import TS_CODE_PATTERN
@@ -155,9 +153,7 @@ def audit(
         AuditCall(**{**call, "called_at": datetime.fromtimestamp(float(call["called_at"]), UTC)})
         for call in log.recent(limit)
     ]
-    spend = [SpendWindow(**vars(s)) for s in log.spend()]
-    apis = [ApiSpendDay(**vars(a)) for a in log.by_api()]
-    return Audit(spend=spend, apis=apis, calls=calls)
+    return Audit(spend=log.spend(), apis=log.by_api(), calls=calls)
 
 
 @router.get("/diff", response_model=Diffs)
