@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.warehouse.conftest import REPO, daily_rows
-from twilight_resources.cli import main
+from twilight_app.cli import main
 from twilight_resources.settings import get_settings
 from twilight_resources.warehouse import (
     PublishError,
@@ -62,7 +62,7 @@ def test_publish_heals_the_pointer_and_publishes_unpublished_writes(
 
 
 def test_the_readme_names_only_commands_that_exist() -> None:
-    from twilight_resources.cli import COMMANDS
+    from twilight_app.cli import COMMANDS
 
     named = set(re.findall(r"`twilight ([a-z]+)", (REPO / "README.md").read_text("utf-8")))
     assert named and named <= set(COMMANDS), sorted(named - set(COMMANDS))
