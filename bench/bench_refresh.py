@@ -194,7 +194,7 @@ def measured(cmd: Sequence[str], snapshots: Path, log: Path) -> Cost:
 
 def backfill_command(start: str, end: str) -> list[str]:
     return [
-        sys.executable, "-m", "twilight_resources.cli", "backfill", "--tables", TABLES,
+        sys.executable, "-m", "twilight_app", "backfill", "--tables", TABLES,
         "--start", start, "--end", end,
     ]  # fmt: skip
 
