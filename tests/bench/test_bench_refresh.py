@@ -37,8 +37,9 @@ def test_generations_of_snapshot_files_and_of_generation_directories(tmp_path: P
     (files / "warehouse.current.json").write_text(json.dumps({"generation": 8}))
     (files / "warehouse.deferred").touch()
     assert generations(files) == {7, 8}
-    for name in ("g00000041", "g00000042", ".tmp-g00000043"):
+    for name in ("g00000041", "warehouse-g00000042", ".tmp-warehouse-g00000043"):
         (dirs / name).mkdir()
-    (dirs / "current.json").write_text(json.dumps({"generation": 42, "dir": "g00000042"}))
+    (dirs / "warehouse-g00000042" / "normalized_daily.y2024.duckdb").touch()
+    (dirs / "warehouse.current.json").write_text(json.dumps({"generation": 42}))
     assert generations(dirs) == {41, 42}
     assert generations(tmp_path / "none") == set()
