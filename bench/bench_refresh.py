@@ -22,8 +22,10 @@ A refresh moves the simulator's clock to 18:00 of the day, evaluates the real
 daemon's tick does) and executes the run it requests with ``dagster job execute`` (the schedule's
 job and tags, Dagster's multiprocess executor; the daemon would launch the same run through its
 run launcher). Per refresh: wall seconds; CPU seconds and bytes written of the run's process tree
-(``getrusage(RUSAGE_CHILDREN)`` deltas; the block-layer ``write_bytes`` of this process's
-``/proc/self/io``, which adds each reaped child's, as a cross-check); snapshot publishes (the
+(``getrusage(RUSAGE_CHILDREN)`` deltas, this process adopting and reaping the descendants a
+command leaves, such as Dagster's forkserver and the step processes it forked; the block-layer
+``write_bytes`` of this process's ``/proc/self/io``, which adds each reaped child's, as a
+cross-check); snapshot publishes (the
 generation number's advance, for snapshot files ``snapshots/warehouse-gN.duckdb`` and for
 generation directories ``snapshots/gN/``). Sizes are disk usage as ``du`` counts it, each inode
 once, so files hard-linked between snapshot generations count once.
@@ -32,6 +34,8 @@ once, so files hard-linked between snapshot generations count once.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import json
 import os
 import re
@@ -168,13 +172,54 @@ class Failed(Exception):
         self.cost = cost
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> None:
+    """Adopt orphaned descendants, so that reaping them adds their CPU and writes to
+    ``RUSAGE_CHILDREN``: Dagster's run process exits without waiting for the forkserver that
+    forked its step processes, and without this their whole cost would be missed."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+
+def children() -> set[int]:
+    """Process ids whose parent is this process (from /proc/*/stat)."""
+    me, found = os.getpid(), set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == me:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def reap_adopted(spared: set[int], timeout: float = 120.0) -> None:
+    """Wait for and reap every child not in ``spared`` (the descendants a command left)."""
+    deadline = time.monotonic() + timeout
+    while left := children() - spared:
+        for pid in left:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        if time.monotonic() > deadline:
+            print(f"processes {sorted(left)} still running {timeout:.0f} s after their command")
+            return
+        time.sleep(0.05)
+
+
 def measured(cmd: Sequence[str], snapshots: Path, log: Path) -> Cost:
-    """Run ``cmd`` to completion (output to ``log``) and measure it; :class:`Failed` if it fails."""
+    """Run ``cmd`` and every process it leaves to completion (output to ``log``) and measure
+    them; :class:`Failed` if it fails."""
+    spared = children()
     before, io_before = resource.getrusage(resource.RUSAGE_CHILDREN), _self_io()
     generation, started = latest_generation(snapshots), time.monotonic()
     with log.open("ab") as out:
         code = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode
     wall = time.monotonic() - started
+    reap_adopted(spared)
     after, io_after = resource.getrusage(resource.RUSAGE_CHILDREN), _self_io()
 
     def written(io: dict[str, int]) -> int:
@@ -362,6 +407,7 @@ def main() -> None:
         stocks=args.stocks, start=f"{first_year}0101", end=f"{LAST_YEAR + 1}0131",
         calls_per_minute=args.calls_per_minute, latency_ms=args.latency_ms, throttle=None,
     )  # fmt: skip
+    become_subreaper()
     sim = start_sim(sim_args, args.port)  # type: ignore[arg-type]
     try:
         missed = run(Bench(args, home, logs), first_year, sim.pid)
