@@ -500,25 +500,31 @@ def run_probe(
     name: str,
     dates: tuple[str, str] | None = None,
     grain: Grain | None = None,
+    reader: WarehouseReader | None = None,
 ) -> AssetCheckResult:
     """Run ``probe`` on the newest snapshot (the run's ``dates`` of a trade-date table, else
-    the whole table); no rows passes. ``grain`` defaults to the table's in the catalog."""
+    the whole table); no rows passes. ``grain`` defaults to the table's in the catalog.
+
+    ``reader``: one the caller keeps open for several probes (a snapshot opened once, not
+    once per probe); by default one of its own."""
     settings = get_settings()
+    if reader is None:
+        with WarehouseReader.from_settings(settings, pool_size=1) as own:
+            return run_probe(spec, probe, name, dates, grain, own)
     if grain is None and spec.api in CATALOG:
         grain = CATALOG[spec.api].grain
     asset_key = AssetKey(["normalized", spec.api])
-    with WarehouseReader.from_settings(settings, pool_size=1) as reader:
-        try:
-            generation = reader.snapshot_info().generation
-        except SnapshotUnavailableError:
-            return AssetCheckResult(
-                asset_key=asset_key,
-                check_name=name,
-                passed=True,
-                description=f"{spec.name}: no rows yet (no snapshot published)",
-            )
-        scope = Scope.of(reader, spec, settings, dates, grain)
-        outcome = probe(scope) if scope.rows else Outcome(True, f"{spec.name}: no rows yet")
+    try:
+        generation = reader.snapshot_info().generation
+    except SnapshotUnavailableError:
+        return AssetCheckResult(
+            asset_key=asset_key,
+            check_name=name,
+            passed=True,
+            description=f"{spec.name}: no rows yet (no snapshot published)",
+        )
+    scope = Scope.of(reader, spec, settings, dates, grain)
+    outcome = probe(scope) if scope.rows else Outcome(True, f"{spec.name}: no rows yet")
     checked = f"{scope.dates[0]}..{scope.dates[1]}" if scope.dates else "whole table"
     return AssetCheckResult(
         asset_key=asset_key,
@@ -555,8 +561,9 @@ def build_table_checks(entry: Table, kinds: Sequence[CheckKind]) -> AssetChecksD
     )
     def _checks(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
         dates = run_dates(context)
-        for kind in chosen:
-            yield run_probe(spec, kind.probe, kind.name, dates, entry.grain)
+        with WarehouseReader.from_settings(get_settings(), pool_size=1) as reader:
+            for kind in chosen:
+                yield run_probe(spec, kind.probe, kind.name, dates, entry.grain, reader)
 
     return _checks
 
