@@ -102,7 +102,7 @@ def run_table(api: str, keys: list[str], stages: Stages) -> int:
     from twilight_resources.settings import get_settings
     from twilight_resources.spool import FetchSpool
     from twilight_resources.tushare.resource import client_from_settings
-    from twilight_resources.warehouse import normalize_frame, table_spec
+    from twilight_resources.warehouse import WarehouseReader, normalize_frame, table_spec
     from twilight_resources.warehouse.io_manager import output_metadata
     from twilight_resources.warehouse.writer import WarehouseWriter
 
@@ -134,9 +134,11 @@ def run_table(api: str, keys: list[str], stages: Stages) -> int:
     stages.run("metadata", lambda: (output_metadata(result, batch.clean, 5),
                                     _date_range(batch.clean)))  # fmt: skip
     nspec = table_spec(f"normalized_{api}")
-    for kind in (k for k in CHECK_KINDS if k.name in entry.checks):
-        with stages.stage("checks"):
-            check_kinds.run_probe(nspec, kind.probe, kind.name, (keys[0], keys[-1]), entry.grain)
+    with stages.stage("checks"), WarehouseReader.from_settings(settings, pool_size=1) as reader:
+        for kind in (k for k in CHECK_KINDS if k.name in entry.checks):  # as the check step does
+            check_kinds.run_probe(
+                nspec, kind.probe, kind.name, (keys[0], keys[-1]), entry.grain, reader
+            )
     client.close()
     return len(requests)
 
