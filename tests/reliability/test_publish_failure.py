@@ -29,6 +29,7 @@ from tests.reliability.harness import (
     report,
     resumable_calls,
 )
+from tests.warehouse.conftest import query_warehouse
 from twilight_assets.runner import materialize_tables
 from twilight_resources.settings import get_settings
 from twilight_resources.warehouse import WarehouseReader
@@ -76,13 +77,14 @@ def _committed_raw_rows(warehouse: Path) -> int:
         conn.close()
 
 
-def _doubled(reader: WarehouseReader) -> dict[str, int]:
+def _doubled(warehouse: Path, reader: WarehouseReader) -> dict[str, int]:
     """Per raw table: rows stored more than once, and partitions with more than one ledger row."""
     out = {}
     for api in BACKFILL:
-        rows = reader.query(
+        rows = query_warehouse(  # the raw layer is not published
+            warehouse,
             f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * EXCLUDE (raw_id, "
-            f"fetched_at) FROM raw_{api})) AS n FROM raw_{api}"
+            f"fetched_at) FROM raw_{api})) AS n FROM raw_{api}",
         )["n"].iloc[0]
         ledger = reader.query(
             "SELECT count(*) - count(DISTINCT partition_key) AS n FROM meta_partition_ledger "
@@ -122,7 +124,7 @@ def test_rerun_after_failed_publish_leaves_no_duplicate(
         calls = resumable_calls(clean_sim)
         sums, raw = checksums(home), raw_checksums(home)
         with WarehouseReader(warehouse) as reader:
-            doubled = _doubled(reader)
+            doubled = _doubled(warehouse, reader)
         partitions = held_partitions(home)
     mismatches = compare(reference, sums) + [f"raw_{a}" for a in compare(reference_raw, raw)]
     report(
