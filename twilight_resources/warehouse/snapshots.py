@@ -403,6 +403,7 @@ def _assemble(
             buckets = set[int | None](int(r[0]) for r in found.fetchall())
         else:
             buckets = set[int | None](int(m) for m in marks) | {b for b in old if b is not None}
+            buckets = buckets or {None}  # still empty: its empty part again
         kept: list[Part] = []
         for bucket in sorted(buckets, key=lambda b: -1 if b is None else b):
             prior = old.get(bucket)
