@@ -41,6 +41,7 @@ from twilight_resources.warehouse import (
     SnapshotUnavailableError,
     TableSpec,
     WarehouseReader,
+    WarehouseWriter,
     table_spec,
 )
 from twilight_resources.warehouse.io_manager import markdown_table
@@ -153,7 +154,10 @@ def _scalar(reader: WarehouseReader, sql: str, params: Mapping[str, Any] | None 
 
 
 def _offenders(
-    reader: WarehouseReader, sql: str, order: str, params: Mapping[str, Any] | None = None
+    reader: WarehouseReader | WarehouseWriter,
+    sql: str,
+    order: str,
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[int, pd.DataFrame]:
     """How many rows ``sql`` returns, and the first few by ``order`` (dates as text)."""
     frame = reader.query(
@@ -427,7 +431,7 @@ def no_unknown_columns(scope: Scope) -> Outcome:
     """Upstream columns sql/ does not declare, in the raw answers the table now holds."""
     raw = table_spec(f"raw_{scope.spec.api}").name
     count, sample = _offenders(
-        scope.reader,
+        WarehouseWriter.from_settings(scope.settings),  # the raw layer is not published
         f"SELECT k AS column_name, count(*) AS raw_rows, min(r.partition_key) AS first_partition "
         f"FROM {raw} r JOIN meta_partition_latest l ON l.table_name = '{raw}' "
         "AND l.partition_key = r.partition_key AND r.raw_id BETWEEN l.raw_id_min AND l.raw_id_max, "

@@ -18,6 +18,7 @@ from twilight_resources.warehouse.locking import write_lock
 from twilight_resources.warehouse.snapshots import (
     TMP_PREFIX,
     Manifest,
+    deferred_path,
     load_manifest,
     publish_locked,
     snapshot_dir,
@@ -191,3 +192,20 @@ def test_a_publish_killed_at_any_step_leaves_a_complete_generation(
             "GROUP BY y ORDER BY y"
         )
         assert per_year["n"].tolist() == [80, 100, 100]
+
+
+def test_a_raw_write_leaves_its_publish_to_the_normalized_write(
+    writer: WarehouseWriter, warehouse: Path
+) -> None:
+    base = writer.write("normalized_daily", daily_rows(["a"], ["20240102"])).snapshot
+    raw = pd.DataFrame(
+        {"ts_code": ["a"], "trade_date": ["20240103"], "close": ["1.5"], "request_params": "{}"}
+    )
+    fetched = writer.write("raw_daily", raw, ["20240103"])
+    assert fetched.snapshot is None and deferred_path(warehouse).exists()
+    written = writer.write("normalized_daily", daily_rows(["a"], ["20240103"]), ["20240103"])
+    assert base is not None and written.snapshot is not None
+    assert written.snapshot.generation == base.generation + 1
+    assert not deferred_path(warehouse).exists()
+    with WarehouseReader(warehouse, publish_deferred_writes=False) as reader:
+        assert reader.partitions("raw_daily")["partition_key"].tolist() == ["20240103"]

@@ -31,8 +31,14 @@ the pointer.
 
 A writer that sees another writer queued behind it leaves the publish to that one and marks the
 snapshot deferred (``warehouse.deferred``); the last writer of a queue always publishes, so a
-burst of writes costs one publish. Readers that must see every committed write (asset checks,
-planners, the CLI) publish a deferred snapshot before they read (:func:`publish_deferred`).
+burst of writes costs one publish. A raw write always defers: readers get only its ledger rows,
+and the normalized write of the same step follows it within seconds, so a user of the read API
+sees the step's data and its bookkeeping appear together, one publish per table a run writes.
+Readers that must see every committed write (asset checks, planners, the CLI) publish a deferred
+snapshot before they read (:func:`publish_deferred`); serving readers wait for the next publish.
+One publish per run (writes deferring to a run-end publish) is not done: a run's last step cannot
+tell it is last under the multiprocess executor, and a run that dies would leave serving readers
+behind until the next write.
 """
 
 from __future__ import annotations

@@ -102,11 +102,14 @@ class WarehouseWriter:
         finally:
             conn.close()
 
-    def _publish(self, conn: duckdb.DuckDBPyConnection) -> SnapshotInfo | None:
-        """Publish a read snapshot, unless another writer is queued: it publishes both."""
+    def _publish(
+        self, conn: duckdb.DuckDBPyConnection, *, defer: bool = False
+    ) -> SnapshotInfo | None:
+        """Publish a read snapshot, unless ``defer`` or another writer is queued: then the
+        next write publishes both."""
         if not self.publish:
             return None
-        if writers_waiting(self.path):
+        if defer or writers_waiting(self.path):
             defer_locked(self.path)
             return None
         try:
@@ -147,7 +150,9 @@ class WarehouseWriter:
                 conn.execute("CHECKPOINT")
                 published = time.monotonic()
                 try:
-                    snapshot = self._publish(conn)
+                    # A raw write changes only bookkeeping readers see (the raw layer is not
+                    # published); the normalized write that follows it publishes both.
+                    snapshot = self._publish(conn, defer=spec.layer == "raw")
                 except OSError as exc:
                     raise PublishError(
                         f"write {write_id} to {table} is committed, but publishing the read "
@@ -239,6 +244,12 @@ class WarehouseWriter:
             raise ValueError(f"{table} is not a raw table")
         with write_lock(self.path, self.lock_timeout), self._connection() as conn:
             return load_latest(conn, spec, partition_keys)
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """A query on the warehouse file itself, queued behind writers: for the raw layer,
+        which snapshots do not hold."""
+        with write_lock(self.path, self.lock_timeout), self._connection() as conn:
+            return conn.execute(sql, params).df()
 
     def load_table(self, table: str) -> pd.DataFrame:
         """A whole table, read under the writer lock (exact, unlike a possibly older snapshot)."""
