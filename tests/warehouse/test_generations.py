@@ -209,3 +209,22 @@ def test_a_raw_write_leaves_its_publish_to_the_normalized_write(
     assert not deferred_path(warehouse).exists()
     with WarehouseReader(warehouse, publish_deferred_writes=False) as reader:
         assert reader.partitions("raw_daily")["partition_key"].tolist() == ["20240103"]
+
+
+def test_a_table_whose_columns_changed_is_exported_whole(
+    writer: WarehouseWriter, warehouse: Path
+) -> None:
+    _history(writer)
+    before = read_pointer(warehouse)
+    assert before is not None
+    with writer.transaction(()) as conn:  # marks no part dirty: the new column alone must tell
+        conn.execute("ALTER TABLE normalized_daily ADD COLUMN note VARCHAR")
+    after = read_pointer(warehouse)
+    assert after is not None
+    was = _inodes(before.path, load_manifest(before.path))
+    now = _inodes(after.path, load_manifest(after.path))
+    daily = [name for name in now if name.startswith("normalized_daily.")]
+    assert len(daily) == 3 and all(now[name] != was[name] for name in daily)
+    assert now["normalized_stock_basic.duckdb"] == was["normalized_stock_basic.duckdb"]
+    with WarehouseReader(warehouse) as reader:
+        assert reader.query("SELECT count(note) AS n FROM normalized_daily")["n"].item() == 0
