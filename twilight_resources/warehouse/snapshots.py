@@ -414,8 +414,8 @@ def _assemble(
         for bucket in sorted(buckets, key=lambda b: -1 if b is None else b):
             prior = old.get(bucket)
             stale = whole or (str(bucket) in marks if bucket is not None else bool(marks))
-            if prior is not None and not stale:
-                kept.append(_link_part(previous[0], staging, prior) if previous else prior)
+            if prior is not None and previous is not None and not stale:
+                kept.append(_link_part(previous[0], staging, prior))
                 continue
             part = _export_part(conn, staging, table, bucket)
             if part.rows or bucket is None:
