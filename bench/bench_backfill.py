@@ -40,8 +40,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from twilight_app.instance import DAGSTER_YAML
 from twilight_assets.backfill import LAYERS
-from twilight_resources.instance import DAGSTER_YAML
 from twilight_resources.processes import spawn_session
 
 
@@ -133,7 +133,7 @@ def phases(started: float) -> dict[str, float]:
 
 def twilight_backfill(args: argparse.Namespace) -> None:
     cmd = [
-        sys.executable, "-m", "twilight_resources.cli", "backfill", "--tables", args.tables,
+        sys.executable, "-m", "twilight_app", "backfill", "--tables", args.tables,
         "--start", args.start, "--end", args.end, "--chunk", str(args.chunk),
         "--parallel", str(args.parallel),
     ]  # fmt: skip

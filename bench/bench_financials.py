@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 from bench_backfill import dagster, start_sim
 
-from twilight_resources.instance import DAGSTER_YAML
+from twilight_app.instance import DAGSTER_YAML
 from twilight_sim.fields import ROW_CAPS
 
 T3 = ("income", "balancesheet", "cashflow", "fina_indicator", "forecast", "express")

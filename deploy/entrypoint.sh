@@ -17,7 +17,7 @@ if [ -n "${TWILIGHT_PG_HOST:-}" ]; then
     export TWILIGHT_PG_PORT TWILIGHT_PG_USER TWILIGHT_PG_DB
     cp "$APP/deploy/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
 else
-    python -c 'import sys, twilight_resources.instance as i
+    python -c 'import sys, twilight_app.instance as i
 sys.stdout.buffer.write(i.DAGSTER_YAML.read_bytes())' >"$DAGSTER_HOME/dagster.yaml"
 fi
 

@@ -14,9 +14,9 @@ import pytest
 from dagster import DagsterInstance
 
 from tests.assets.conftest import SIM
+from twilight_app.instance import DAGSTER_YAML
 from twilight_assets.partitions import trade_dates
 from twilight_assets.runner import keys_in_range, materialize_tables
-from twilight_resources.instance import DAGSTER_YAML
 from twilight_resources.settings import get_settings, reset_settings
 from twilight_resources.warehouse import WarehouseReader
 from twilight_sim.server import SimServer

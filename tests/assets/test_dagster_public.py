@@ -6,7 +6,13 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("twilight_sim", "twilight_resources", "twilight_assets", "twilight_serve")
+PACKAGES = (
+    "twilight_sim",
+    "twilight_resources",
+    "twilight_assets",
+    "twilight_serve",
+    "twilight_app",
+)
 SHIM = Path("twilight_assets/dagster_shim.py")
 
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from twilight_resources.cli import COMMANDS
-from twilight_resources.instance import DAGSTER_YAML
+from twilight_app.cli import COMMANDS
+from twilight_app.instance import DAGSTER_YAML
 from twilight_resources.settings import TwilightSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,8 +98,8 @@ def test_build_context_and_copy_sources_exist() -> None:
             assert (REPO / source).exists(), f"COPY {source}: no such file in the repository"
     copied = {source for *sources, _ in copies for source in sources}
     # The wheel is built from the packages; the DDL travels inside them, never copied by hand.
-    assert {"pyproject.toml", "deploy", "twilight_resources", "twilight_assets",
-            "twilight_serve", "twilight_sim"} <= copied  # fmt: skip
+    assert {"pyproject.toml", "deploy", "twilight_sim", "twilight_resources", "twilight_assets",
+            "twilight_serve", "twilight_app"} <= copied  # fmt: skip
     assert not {"sql", "dagster.yaml"} & copied
     installs = [args for op, args in instructions if op == "RUN" and "pip install" in args]
     assert len(installs) == 1 and "[deploy]" in installs[0] and " -e " not in installs[0]
@@ -120,7 +120,7 @@ def check_argv(argv: list[str]) -> None:
     assert (BIN / exe).is_file(), f"{exe} is not installed by `pip install .`"
     if exe == "twilight":
         sub = argv[1]
-        assert sub in COMMANDS, f"`twilight {sub}` is not a command of twilight_resources/cli.py"
+        assert sub in COMMANDS, f"`twilight {sub}` is not a command of twilight_app/cli.py"
         text = help_text("twilight", sub)
     elif len(argv) > 1 and not argv[1].startswith("-"):
         text = help_text(exe, argv[1])  # a subcommand: dagster-daemon run

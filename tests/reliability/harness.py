@@ -23,8 +23,8 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
+from twilight_app.instance import DAGSTER_YAML
 from twilight_assets.runner import materialize_tables
-from twilight_resources.instance import DAGSTER_YAML
 from twilight_resources.settings import reset_settings
 from twilight_resources.warehouse import WarehouseReader
 from twilight_sim.server import SimServer

@@ -22,7 +22,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def twilight(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "twilight_resources.cli", *args], cwd=cwd, env=env,
+        [sys.executable, "-m", "twilight_app", *args], cwd=cwd, env=env,
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

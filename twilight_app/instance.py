@@ -15,7 +15,7 @@ from pathlib import Path
 from twilight_resources.settings import TwilightSettings
 
 # The embedded default instance config (SQLite), shipped as package data.
-DAGSTER_YAML: Traversable = files("twilight_resources") / "dagster.yaml"
+DAGSTER_YAML: Traversable = files("twilight_app") / "dagster.yaml"
 
 
 def prepare_dagster_home(settings: TwilightSettings) -> Path:
