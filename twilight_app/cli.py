@@ -6,8 +6,10 @@ import argparse
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -320,6 +322,9 @@ def _cmd_dagster(args: argparse.Namespace, rest: list[str]) -> int:
     proc = subprocess.Popen([dagster, *rest])
     try:
         code = proc.wait()
+    except Terminated:  # a SIGTERM reached this process only: pass it on
+        proc.terminate()
+        code = proc.wait()
     except KeyboardInterrupt:  # the child got the same Ctrl-C: let it finish stopping
         code = proc.wait()
     if rest[:2] == ["asset", "materialize"] and (summary := _run_summary(since)):
@@ -366,7 +371,28 @@ def build_parser() -> argparse.ArgumentParser:
 NO_INSTANCE = {"settings", "sim", "token"}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: chunk runs, servers and the simulator stop with us."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if threading.current_thread() is not threading.main_thread():  # signals go to the main one
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:  # what was running has been stopped on the way out
+        print("twilight: stopped", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     configure_logging()
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the instance's schema checks
     args, rest = build_parser().parse_known_args(argv)
