@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.harness import BIN, REPO, platform, report
-from twilight_resources.auth import TokenStore
 from twilight_resources.processes import spawn_session, stop_session
 from twilight_resources.settings import get_settings
+from twilight_serve.auth import TokenStore
 from twilight_serve.limits import MCP_MAX_BODY, READ_API_MAX_BODY
 
 CHUNK = 64 * 1024

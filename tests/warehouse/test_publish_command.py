@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.warehouse.conftest import REPO, daily_rows
-from twilight_resources.cli import main
+from twilight_app.cli import main
 from twilight_resources.settings import get_settings
 from twilight_resources.warehouse import (
     PublishError,
@@ -63,7 +63,7 @@ def test_publish_heals_the_pointer_and_publishes_unpublished_writes(
 
 
 def test_the_docs_name_only_commands_that_exist() -> None:
-    from twilight_resources.cli import COMMANDS
+    from twilight_app.cli import COMMANDS
 
     pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
     text = "\n".join(page.read_text("utf-8") for page in pages)
