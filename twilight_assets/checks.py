@@ -27,12 +27,6 @@ from dagster import (
     MetadataValue,
     multi_asset_check,
 )
-from dagster._core.errors import DagsterInvalidPropertyError
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 
 from twilight_resources.calendar import from_key
 from twilight_resources.catalog import CATALOG, Catalog, CatalogError, Grain, Table
@@ -41,6 +35,7 @@ from twilight_resources.warehouse import (
     SnapshotUnavailableError,
     TableSpec,
     WarehouseReader,
+    WarehouseWriter,
     table_spec,
 )
 from twilight_resources.warehouse.io_manager import markdown_table
@@ -73,17 +68,12 @@ DAILY = table_spec("normalized_daily").name
 
 
 def run_dates(context: AssetCheckExecutionContext | None) -> tuple[str, str] | None:
-    """The run's partition keys as (first, last), from its tags; None if it has none (or if
-    the check is invoked directly, outside a run)."""
-    try:
-        tags = context.run.tags if context is not None else {}
-    except DagsterInvalidPropertyError:
+    """The run's partition keys as (first, last); None if it has none (an unpartitioned run,
+    or a check invoked directly without a partition)."""
+    if context is None or not (context.has_partition_key or context.has_partition_key_range):
         return None
-    if PARTITION_NAME_TAG in tags:
-        return tags[PARTITION_NAME_TAG], tags[PARTITION_NAME_TAG]
-    if ASSET_PARTITION_RANGE_START_TAG in tags:
-        return tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]
-    return None
+    keys = context.partition_key_range
+    return keys.start, keys.end
 
 
 @dataclass(frozen=True)
@@ -153,7 +143,10 @@ def _scalar(reader: WarehouseReader, sql: str, params: Mapping[str, Any] | None 
 
 
 def _offenders(
-    reader: WarehouseReader, sql: str, order: str, params: Mapping[str, Any] | None = None
+    reader: WarehouseReader | WarehouseWriter,
+    sql: str,
+    order: str,
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[int, pd.DataFrame]:
     """How many rows ``sql`` returns, and the first few by ``order`` (dates as text)."""
     frame = reader.query(
@@ -427,7 +420,7 @@ def no_unknown_columns(scope: Scope) -> Outcome:
     """Upstream columns sql/ does not declare, in the raw answers the table now holds."""
     raw = table_spec(f"raw_{scope.spec.api}").name
     count, sample = _offenders(
-        scope.reader,
+        WarehouseWriter.from_settings(scope.settings),  # the raw layer is not published
         f"SELECT k AS column_name, count(*) AS raw_rows, min(r.partition_key) AS first_partition "
         f"FROM {raw} r JOIN meta_partition_latest l ON l.table_name = '{raw}' "
         "AND l.partition_key = r.partition_key AND r.raw_id BETWEEN l.raw_id_min AND l.raw_id_max, "

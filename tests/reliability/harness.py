@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
+from tests.warehouse.conftest import query_warehouse
+from twilight_app.instance import DAGSTER_YAML
 from twilight_assets.runner import materialize_tables
 from twilight_resources.settings import reset_settings
 from twilight_resources.warehouse import WarehouseReader
@@ -52,7 +53,7 @@ def platform_env(
     """The environment of a platform process on ``home`` fetching from the simulator."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIGHT_", "DAGSTER_"))}
     (home / "dagster").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster" / "dagster.yaml")
+    (home / "dagster" / "dagster.yaml").write_bytes(DAGSTER_YAML.read_bytes())
     return {
         **env,
         "TWILIGHT_HOME": str(home),
@@ -108,13 +109,13 @@ def raw_checksums(home: Path, tables: Sequence[str] = BACKFILL) -> dict[str, Tab
     """Like :func:`checksums` for the raw tables, without when and under which id a row was
     fetched: a rerun's fetch time differs, its rows must not."""
     out = {}
-    with WarehouseReader(home / "warehouse" / "warehouse.duckdb") as reader:
-        for api in tables:
-            frame = reader.query(
-                f"SELECT * EXCLUDE (raw_id, fetched_at) FROM raw_{api} ORDER BY ALL"
-            )
-            text = frame.to_csv(index=False)
-            out[api] = TableSum(len(frame), hashlib.sha256(text.encode()).hexdigest())
+    for api in tables:
+        frame = query_warehouse(
+            home / "warehouse" / "warehouse.duckdb",
+            f"SELECT * EXCLUDE (raw_id, fetched_at) FROM raw_{api} ORDER BY ALL",
+        )
+        text = frame.to_csv(index=False)
+        out[api] = TableSum(len(frame), hashlib.sha256(text.encode()).hexdigest())
     return out
 
 

@@ -1,8 +1,8 @@
 """The read snapshot of a committed raw write fails half-way (the disk fills up, or the process
 is killed); the rerun finishes the job with no duplicate raw row and no ledger entry twice.
 
-On a full disk (ENOSPC) the run fails clearly, the half copy is removed, and the rerun publishes
-the held write before it decides what to fetch. After a kill nothing marks the write
+On a full disk (ENOSPC) the run fails clearly, the half generation is removed, and the rerun
+publishes the held write before it decides what to fetch. After a kill nothing marks the write
 unpublished: the rerun's resume check misses it and reads the fetch back from the spool, and
 the writer recognizes the fetch it holds already. Either way raw and normalized tables then
 hash as a fault-free run's, and no partition is asked twice.
@@ -29,6 +29,7 @@ from tests.reliability.harness import (
     report,
     resumable_calls,
 )
+from tests.warehouse.conftest import query_warehouse
 from twilight_assets.runner import materialize_tables
 from twilight_resources.settings import get_settings
 from twilight_resources.warehouse import WarehouseReader
@@ -42,25 +43,26 @@ class Killed(Exception):
     """Stands in for a SIGKILL mid-publish: the writer gets no chance to mark anything."""
 
 
-def _half_copy(source: Path, target: Path) -> None:
-    with open(source, "rb") as src, open(target, "wb") as dst:
-        dst.write(src.read(source.stat().st_size // 2))
+def _half_part(staging: Path, table: str) -> Path:
+    target = staging / f"{table}.duckdb"
+    target.write_bytes(b"\0" * 8192)
+    return target
 
 
-def _disk_full(source: Path, target: Path) -> None:
-    """Copy half of ``source``, then fail as a full disk does."""
-    _half_copy(source, target)
+def _disk_full(conn: object, staging: Path, table: str, bucket: int | None) -> None:
+    """Write half a part, then fail as a full disk does."""
+    target = _half_part(staging, table)
     raise OSError(errno.ENOSPC, "No space left on device", str(target))
 
 
-def _killed(source: Path, target: Path) -> None:
-    _half_copy(source, target)
+def _killed(conn: object, staging: Path, table: str, bucket: int | None) -> None:
+    _half_part(staging, table)
     raise Killed("publish interrupted")
 
 
 # How the publish fails, and what the failed run says.
 FAULTS = {
-    "disk_full": (_disk_full, "publishing the read snapshot failed"),
+    "disk_full": (_disk_full, "No space left on device"),
     "killed": (_killed, "publish interrupted"),
 }
 
@@ -76,13 +78,14 @@ def _committed_raw_rows(warehouse: Path) -> int:
         conn.close()
 
 
-def _doubled(reader: WarehouseReader) -> dict[str, int]:
+def _doubled(warehouse: Path, reader: WarehouseReader) -> dict[str, int]:
     """Per raw table: rows stored more than once, and partitions with more than one ledger row."""
     out = {}
     for api in BACKFILL:
-        rows = reader.query(
+        rows = query_warehouse(  # the raw layer is not published
+            warehouse,
             f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * EXCLUDE (raw_id, "
-            f"fetched_at) FROM raw_{api})) AS n FROM raw_{api}"
+            f"fetched_at) FROM raw_{api})) AS n FROM raw_{api}",
         )["n"].iloc[0]
         ledger = reader.query(
             "SELECT count(*) - count(DISTINCT partition_key) AS n FROM meta_partition_ledger "
@@ -109,7 +112,7 @@ def test_rerun_after_failed_publish_leaves_no_duplicate(
         warehouse = get_settings().warehouse_file
         clean_sim.reset_stats()
         with monkeypatch.context() as patch:
-            patch.setattr(snapshots_module, "_copy_durably", FAULTS[fault][0])
+            patch.setattr(snapshots_module, "_export_part", FAULTS[fault][0])
             with pytest.raises(Exception) as failed:
                 materialize_tables(list(BACKFILL), instance)
         assert FAULTS[fault][1] in str(failed.value)
@@ -122,7 +125,7 @@ def test_rerun_after_failed_publish_leaves_no_duplicate(
         calls = resumable_calls(clean_sim)
         sums, raw = checksums(home), raw_checksums(home)
         with WarehouseReader(warehouse) as reader:
-            doubled = _doubled(reader)
+            doubled = _doubled(warehouse, reader)
         partitions = held_partitions(home)
     mismatches = compare(reference, sums) + [f"raw_{a}" for a in compare(reference_raw, raw)]
     report(

@@ -18,7 +18,7 @@ from dagster import (
     materialize,
 )
 
-from tests.warehouse.conftest import FIXTURES, read_raw_csv
+from tests.warehouse.conftest import FIXTURES, query_warehouse, read_raw_csv
 from twilight_resources.settings import reset_settings
 from twilight_resources.warehouse import (
     DuckDBWarehouseIOManager,
@@ -207,6 +207,9 @@ def test_paths_and_limits_come_from_settings(
         assert WarehouseWriter.from_settings().config["memory_limit"] == "300MB"
         with WarehouseReader.from_settings() as reader:
             assert reader.warehouse == tmp_path / "home" / "warehouse" / "warehouse.duckdb"
-            assert reader.query("SELECT count(*) AS n FROM raw_stock_basic")["n"].item() == 50
+            held = reader.partitions("raw_stock_basic")["rows"].tolist()
+        assert held == [50]
+        raw = query_warehouse(reader.warehouse, "SELECT count(*) AS n FROM raw_stock_basic")
+        assert raw["n"].item() == 50
     finally:
         reset_settings()

@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 
 from tests.warehouse.conftest import FIXTURES, daily_rows, fixture_csvs, read_raw_csv
-from twilight_resources.warehouse import NormalizedBatch, WarehouseWriter, normalize_frame
+from twilight_resources.warehouse import (
+    NormalizedBatch,
+    WarehouseReader,
+    WarehouseWriter,
+    normalize_frame,
+)
 
 
 def query(warehouse: Path, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -157,18 +162,18 @@ def test_schema_errors_are_loud(writer: WarehouseWriter) -> None:
         writer.write("raw_daily", pd.DataFrame({"ts_code": ["a"], "raw_id": [1]}))
 
 
-def test_tables_are_kept_sorted(warehouse: Path) -> None:
-    writer = WarehouseWriter(warehouse, threads=1, resort_fraction=0.3, resort_min_rows=50)
+def test_snapshot_parts_are_in_key_order(warehouse: Path) -> None:
+    writer = WarehouseWriter(warehouse, threads=1)
     dates = [f"202401{d:02d}" for d in range(2, 32)]
     codes = [f"{i:06d}.SZ" for i in range(10)]
-    first = writer.write("normalized_daily", daily_rows(codes, dates[:10]))  # into empty: sorted
-    second = writer.write("normalized_daily", daily_rows(codes, dates[10:12]))  # small tail
-    third = writer.write("normalized_daily", daily_rows(codes, dates[12:]))  # large tail
-    assert (first.resorted, second.resorted, third.resorted) == (False, False, True)
-    physical = query(warehouse, "SELECT ts_code, trade_date FROM normalized_daily")
+    for chunk in (dates[20:], dates[:10], dates[10:20]):  # appended out of key order
+        writer.write("normalized_daily", daily_rows(codes, chunk))
+    unsorted = query(warehouse, "SELECT ts_code, trade_date FROM normalized_daily")
+    assert not unsorted.equals(unsorted.sort_values(["ts_code", "trade_date"]))
+    with WarehouseReader(warehouse, threads=1) as reader:  # one part: read in its stored order
+        physical = reader.query("SELECT ts_code, trade_date FROM normalized_daily")
+    assert len(physical) == 300
     assert physical.equals(physical.sort_values(["ts_code", "trade_date"]).reset_index(drop=True))
-    state = query(warehouse, "SELECT sorted_rows FROM meta_table_state")
-    assert state["sorted_rows"].tolist() == [300]
 
 
 def test_adjusted_views(writer: WarehouseWriter, warehouse: Path) -> None:

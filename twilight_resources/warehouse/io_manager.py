@@ -63,7 +63,6 @@ def output_metadata(
         "table_rows": MetadataValue.int(result.table_rows),
         "file_size_bytes": MetadataValue.int(result.file_bytes),
         "write_id": MetadataValue.int(result.write_id),
-        "resorted": MetadataValue.bool(result.resorted),
         "write_seconds": MetadataValue.float(round(result.seconds, 3)),
         "lock_wait_seconds": MetadataValue.float(round(result.lock_wait_seconds, 3)),
         "publish_seconds": MetadataValue.float(round(result.publish_seconds, 3)),

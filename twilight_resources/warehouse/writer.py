@@ -3,9 +3,11 @@
 One write = one DuckDB transaction holding the data and its partition-ledger rows, so a
 failure or a SIGKILL at any point leaves the file exactly as before (DuckDB replays only
 committed WAL entries). Writers from any process queue on an flock held only while writing;
-fetching happens before, in the asset body. After the commit the writer may re-sort the table,
-then checkpoints, closes and publishes a read snapshot, still under the lock so the copy sees
-one consistent state (or leaves that to the next writer in the queue, see ``snapshots``).
+fetching happens before, in the asset body. The transaction also records which snapshot parts
+it changed (``parts``). After the commit the writer checkpoints and publishes a read snapshot of
+those parts, still under the lock so it sees one consistent state (or leaves that to the next
+writer in the queue, see ``snapshots``). Tables are not kept sorted here: the snapshot parts
+are written in key order, which is what readers scan.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import duckdb
 import pandas as pd
 
 from twilight_resources.settings import TwilightSettings, get_settings
-from twilight_resources.warehouse import resort, statement_rows
+from twilight_resources.warehouse import parts, statement_rows
 from twilight_resources.warehouse.frames import utc_now
 from twilight_resources.warehouse.ledger import PartitionCounts, allocate, record_write
 from twilight_resources.warehouse.locking import connect_writable, write_lock, writers_waiting
@@ -29,7 +31,7 @@ from twilight_resources.warehouse.normalize import NormalizedBatch
 from twilight_resources.warehouse.raw import append_raw, load_latest
 from twilight_resources.warehouse.schema import TableSpec, apply_ddl, table_spec
 from twilight_resources.warehouse.snapshots import SnapshotInfo, defer_locked, publish_locked
-from twilight_resources.warehouse.upsert import upsert_normalized
+from twilight_resources.warehouse.upsert import CLASSIFIED, INSERT, UPDATE, upsert_normalized
 
 UNPARTITIONED = ""
 _TOTALS = ("rows", "inserted", "updated", "unchanged", "rejected")
@@ -53,7 +55,6 @@ class WriteResult:
     rejected: int
     table_rows: int
     file_bytes: int
-    resorted: bool
     snapshot: SnapshotInfo | None
     seconds: float  # in total, including ...
     lock_wait_seconds: float  # ... queueing behind other writers
@@ -72,16 +73,12 @@ class WarehouseWriter:
         lock_timeout: float = 600.0,
         publish: bool = True,
         keep_snapshots: int = 2,
-        resort_fraction: float = 0.2,
-        resort_min_rows: int = 100_000,
     ) -> None:
         self.path = Path(path)
         self.config = {"memory_limit": memory_limit, "threads": str(threads)}
         self.lock_timeout = lock_timeout
         self.publish = publish
         self.keep_snapshots = keep_snapshots
-        self.resort_fraction = resort_fraction
-        self.resort_min_rows = resort_min_rows
 
     @classmethod
     def from_settings(
@@ -105,15 +102,18 @@ class WarehouseWriter:
         finally:
             conn.close()
 
-    def _publish(self) -> SnapshotInfo | None:
-        """Publish a read snapshot, unless another writer is queued: it publishes both."""
+    def _publish(
+        self, conn: duckdb.DuckDBPyConnection, *, defer: bool = False
+    ) -> SnapshotInfo | None:
+        """Publish a read snapshot, unless ``defer`` or another writer is queued: then the
+        next write publishes both."""
         if not self.publish:
             return None
-        if writers_waiting(self.path):
+        if defer or writers_waiting(self.path):
             defer_locked(self.path)
             return None
         try:
-            return publish_locked(self.path, keep=self.keep_snapshots)
+            return publish_locked(self.path, conn, keep=self.keep_snapshots)
         except OSError:
             # A full disk: readers that must see every commit publish before they look (or
             # fail clearly while the disk stays full), so the next run's resume check does not
@@ -146,17 +146,18 @@ class WarehouseWriter:
             locked = time.monotonic()
             with self._connection() as conn:
                 write_id, counts = self._commit(conn, spec, frame, rejects, keys, run_id, asset_key)
-                resorted = self._maybe_resort(conn, spec)
-                table_rows = resort.row_count(conn, table)
+                table_rows = _row_count(conn, table)
                 conn.execute("CHECKPOINT")
-            published = time.monotonic()
-            try:
-                snapshot = self._publish()
-            except OSError as exc:
-                raise PublishError(
-                    f"write {write_id} to {table} is committed, but publishing the read "
-                    f"snapshot failed (readers keep the previous one): {exc}"
-                ) from exc
+                published = time.monotonic()
+                try:
+                    # A raw write changes only bookkeeping readers see (the raw layer is not
+                    # published); the normalized write that follows it publishes both.
+                    snapshot = self._publish(conn, defer=spec.layer == "raw")
+                except OSError as exc:
+                    raise PublishError(
+                        f"write {write_id} to {table} is committed, but publishing the read "
+                        f"snapshot failed (readers keep the previous one): {exc}"
+                    ) from exc
             file_bytes = self.path.stat().st_size
         done = time.monotonic()
         return WriteResult(
@@ -165,7 +166,6 @@ class WarehouseWriter:
             write_id=write_id,
             table_rows=table_rows,
             file_bytes=file_bytes,
-            resorted=resorted,
             snapshot=snapshot,
             seconds=done - started,
             lock_wait_seconds=locked - started,
@@ -186,7 +186,6 @@ class WarehouseWriter:
         """Data + ledger in one transaction; returns the write id and per-partition counts."""
         now = utc_now()
         with _atomic(conn):
-            before = resort.row_count(conn, spec.name)
             write_id = allocate(conn, "write_id", 1)
             if spec.layer == "raw":
                 counts = append_raw(conn, spec, frame, keys, fetched_default=now)
@@ -201,10 +200,14 @@ class WarehouseWriter:
                     write_id=write_id,
                     run_id=run_id,
                 )
-                if before == 0:  # inserted in key order into an empty table: already sorted
-                    resort.mark_sorted(conn, spec.name, resort.row_count(conn, spec.name), now)
-                if spec.name in statement_rows.SOURCES and not frame.empty:
-                    statement_rows.refresh(conn, spec.name)
+                if not frame.empty:
+                    changed = f"_action IN ({INSERT}, {UPDATE})"
+                    parts.mark_rows(conn, spec.name, CLASSIFIED, changed)
+                    if spec.name in statement_rows.SOURCES:
+                        statement_rows.refresh(conn, spec.name)
+                if rejects is not None and not rejects.empty:
+                    parts.mark_whole(conn, ("meta_quarantine",))
+            parts.mark_whole(conn, ("meta_partition_ledger", "meta_counters"))
             record_write(
                 conn,
                 table=spec.name,
@@ -216,41 +219,23 @@ class WarehouseWriter:
             )
         return write_id, counts
 
-    def _maybe_resort(self, conn: duckdb.DuckDBPyConnection, spec: TableSpec) -> bool:
-        if spec.layer != "normalized":
-            return False
-        if spec.name in statement_rows.SOURCES:
-            with _atomic(conn):
-                statement_rows.maybe_resort(
-                    conn, utc_now(), fraction=self.resort_fraction, min_rows=self.resort_min_rows
-                )
-        total = resort.row_count(conn, spec.name)
-        done = resort.sorted_rows(conn, spec.name)
-        if not resort.should_resort(
-            total, done, fraction=self.resort_fraction, min_rows=self.resort_min_rows
-        ):
-            return False
-        _resort(conn, spec)
-        return True
-
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(
+        self, tables: Sequence[str] = (parts.WHOLE,)
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A transaction of the caller's own statements (for tables no asset outputs), written
-        as every write is: queued, committed whole or not at all, checkpointed, published."""
+        as every write is: queued, committed whole or not at all, checkpointed, published.
+
+        ``tables``: those the statements change, whose snapshot parts are published again
+        (by default every table, as the writer cannot tell).
+        """
         with write_lock(self.path, self.lock_timeout, writer=True):
             with self._connection() as conn:
                 with _atomic(conn):
                     yield conn
+                    parts.mark_whole(conn, tables)
                 conn.execute("CHECKPOINT")
-            self._publish()
-
-    def resort(self, table: str) -> None:
-        """Rewrite ``table`` in primary-key order now (normally the writer decides when)."""
-        with write_lock(self.path, self.lock_timeout, writer=True):
-            with self._connection() as conn:
-                _resort(conn, table_spec(table))
-                conn.execute("CHECKPOINT")
-            self._publish()
+                self._publish(conn)
 
     def load_raw(self, table: str, partition_keys: Sequence[str]) -> pd.DataFrame:
         """Raw rows of the latest fetch of each partition (what a normalized asset consumes)."""
@@ -259,6 +244,12 @@ class WarehouseWriter:
             raise ValueError(f"{table} is not a raw table")
         with write_lock(self.path, self.lock_timeout), self._connection() as conn:
             return load_latest(conn, spec, partition_keys)
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """A query on the warehouse file itself, queued behind writers: for the raw layer,
+        which snapshots do not hold."""
+        with write_lock(self.path, self.lock_timeout), self._connection() as conn:
+            return conn.execute(sql, params).df()
 
     def load_table(self, table: str) -> pd.DataFrame:
         """A whole table, read under the writer lock (exact, unlike a possibly older snapshot)."""
@@ -279,7 +270,6 @@ def _atomic(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
         raise
 
 
-def _resort(conn: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
-    """Re-sort in its own transaction, after the data commit: a failure keeps the data."""
-    with _atomic(conn):
-        resort.rewrite_sorted(conn, spec, utc_now())
+def _row_count(conn: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
