@@ -31,6 +31,8 @@ from typing import Any, TypeVar
 import httpx
 import pandas as pd
 
+from twilight_app.instance import DAGSTER_YAML
+
 T = TypeVar("T")
 
 
@@ -163,9 +165,7 @@ def main() -> None:
         DAGSTER_HOME=str(home / "dagster"),
     )
     (home / "dagster").mkdir(parents=True)
-    (home / "dagster" / "dagster.yaml").write_text(
-        (Path(__file__).resolve().parents[1] / "dagster.yaml").read_text()
-    )
+    (home / "dagster" / "dagster.yaml").write_bytes(DAGSTER_YAML.read_bytes())
     sim = start_sim(args)
     try:
         keys = load_calendar(args)
