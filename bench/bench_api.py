@@ -52,7 +52,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_backfill import dagster, start_sim, trade_dates  # noqa: E402
 from bench_warehouse import STOCKS, build_base, rows_for  # noqa: E402
 
-from twilight_resources.auth import TokenStore  # noqa: E402
 from twilight_resources.priority import lower_priority  # noqa: E402
 from twilight_resources.processes import spawn_session, stop_session  # noqa: E402
 from twilight_resources.settings import get_settings  # noqa: E402
@@ -60,6 +59,7 @@ from twilight_resources.warehouse import WarehouseWriter, statement_rows, table_
 from twilight_resources.warehouse.connections import connect  # noqa: E402
 from twilight_resources.warehouse.frames import utc_now  # noqa: E402
 from twilight_resources.warehouse.snapshots import publish_snapshot, read_pointer  # noqa: E402
+from twilight_serve.auth import TokenStore  # noqa: E402
 
 TARGET_P99_MS = 10.0
 WORKERS = 8  # concurrent connections of the load generator
@@ -109,7 +109,7 @@ def build_fundamentals(path: Path, periods: int) -> None:
 def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         proc = spawn_session(
-            [sys.executable, "-m", "twilight_resources.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "twilight_app", "serve", "--port", str(port)],
             env=env,
             stdout=out,
         )
@@ -327,7 +327,7 @@ def during_backfill(work: Path, home: Path, args: argparse.Namespace, slice_: Ca
         keys = sorted(trade_dates())[: args.backfill_days]
         tables = ("daily", "adj_factor", "daily_basic")
         cmd = [
-            sys.executable, "-m", "twilight_resources.cli", "backfill",
+            sys.executable, "-m", "twilight_app", "backfill",
             "--tables", ",".join(tables), "--start", keys[0], "--end", keys[-1],
         ]  # fmt: skip
         warehouse = home / "warehouse" / "warehouse.duckdb"

@@ -132,7 +132,7 @@ def phases(started: float) -> dict[str, float]:
 
 def twilight_backfill(args: argparse.Namespace) -> None:
     cmd = [
-        sys.executable, "-m", "twilight_resources.cli", "backfill", "--tables", args.tables,
+        sys.executable, "-m", "twilight_app", "backfill", "--tables", args.tables,
         "--start", args.start, "--end", args.end, "--chunk", str(args.chunk),
         "--parallel", str(args.parallel),
     ]  # fmt: skip

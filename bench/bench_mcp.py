@@ -30,10 +30,10 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from twilight_resources.auth import TokenStore
 from twilight_resources.calendar import from_key, to_key
 from twilight_resources.processes import spawn_session, stop_session
 from twilight_resources.settings import reset_settings
+from twilight_serve.auth import TokenStore
 from twilight_sim.server import SimConfig, SimServer, start_simulator
 
 ROOT = Path(__file__).resolve().parents[1]

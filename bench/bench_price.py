@@ -36,11 +36,11 @@ from dagster import DagsterInstance
 
 from twilight_assets.quality import verify_daily
 from twilight_assets.runner import materialize_tables
-from twilight_resources.auth import TokenStore
 from twilight_resources.calendar import MARKET_TZ
 from twilight_resources.processes import spawn_session, stop_session
 from twilight_resources.settings import get_settings, reset_settings
 from twilight_serve.app import create_app
+from twilight_serve.auth import TokenStore
 from twilight_sim.testing import call
 
 DAY, PREVIOUS = "20240731", "20240730"

@@ -4,8 +4,8 @@ One simulator serves every process of a TWILIGHT_HOME (Dagster steps, the read A
 server), so its rate limit and call counter are shared the way a real token's are. The first
 process that needs it starts it in its own session (so Ctrl-C of one caller does not take it down
 for the others) and records its URL in ``state/sim.json``; later processes reuse it. A
-``twilight`` command that found no simulator running stops the one started during it when it
-ends (see twilight_resources.cli), so no simulator outlives the command that needed it.
+command that found no simulator running stops the one started during it when it ends
+(:func:`simulator_scope`), so no simulator outlives the command that needed it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -125,3 +126,15 @@ def stop_simulator(settings: TwilightSettings, timeout: float = STOP_TIMEOUT_S) 
             break
         time.sleep(0.05)
     return True
+
+
+@contextlib.contextmanager
+def simulator_scope(settings: TwilightSettings) -> Iterator[None]:
+    """Stop at the end a simulator started inside the block (by this process or its children);
+    one that was already running belongs to whoever started it."""
+    owns = settings.uses_simulator and not simulator_running(settings)
+    try:
+        yield
+    finally:
+        if owns:
+            stop_simulator(settings)

@@ -8,6 +8,7 @@ import time; tests set the environment and call :func:`reset_settings`.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+from pydantic_settings.exceptions import SettingsError as SourceError
 
 ENV_PREFIX = "TWILIGHT_"
 REAL_TUSHARE_URL = "http://api.tushare.pro"
@@ -201,6 +203,13 @@ def load_settings(**overrides: Any) -> TwilightSettings:
     """Build settings, turning pydantic's report into one message naming each variable."""
     try:
         return TwilightSettings(**overrides)
+    except SourceError as exc:  # a list or mapping variable whose value is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"{ENV_PREFIX}{field.group(1).upper()}" if field else "a variable"
+        raise SettingsError(
+            f"invalid Twilight settings: {name}: lists and mappings are written as JSON, "
+            'for example ["000300.SH", "000905.SH"] or {"daily": 200}'
+        ) from None
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_input=False, include_url=False):

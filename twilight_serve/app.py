@@ -22,18 +22,19 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from twilight_resources.akshare.settings import client_from_settings as akshare_client
-from twilight_resources.auth import TokenStore
 from twilight_resources.calendar import MARKET_TZ
 from twilight_resources.catalog import CATALOG, Catalog
-from twilight_resources.market_state import MarketStateResolver
-from twilight_resources.providers import ProviderRegistry, WarehouseLastCloseProvider
+from twilight_resources.providers import ProviderRegistry
 from twilight_resources.providers.akshare import AkshareSpotProvider
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse import SnapshotUnavailableError, WarehouseReader
 from twilight_serve.audit import AuditLog
+from twilight_serve.auth import TokenStore
 from twilight_serve.checks import CheckResults
 from twilight_serve.errors import install_error_handlers
+from twilight_serve.last_close import WarehouseLastCloseProvider
 from twilight_serve.limits import READ_API_MAX_BODY
+from twilight_serve.market_state import MarketStateResolver
 from twilight_serve.quotes import QuoteCache, QuoteComposer
 from twilight_serve.routes import fundamentals, meta, price, quality, warehouse
 

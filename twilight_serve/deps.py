@@ -16,11 +16,11 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from twilight_resources.auth import Principal, TokenStore
-from twilight_resources.market_state import MarketStateResolver
 from twilight_resources.settings import TwilightSettings
 from twilight_resources.warehouse import WarehouseReader
 from twilight_serve.audit import AuditLog
+from twilight_serve.auth import Principal, TokenStore
+from twilight_serve.market_state import MarketStateResolver
 from twilight_serve.quotes import QuoteComposer
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `twilight token create`")

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from twilight_resources.market_state import MarketState, MarketStateResolver, until_next_open
 from twilight_resources.providers import (
     Capability,
     ProviderRegistry,
     ProviderUnavailableError,
     Quote,
 )
+from twilight_serve.market_state import MarketState, MarketStateResolver, until_next_open
 
 LIVE_TTL = timedelta(seconds=5)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -15,9 +14,7 @@ from twilight_sim.akshare import AkshareFaults
 from twilight_sim.apis import HANDLERS
 from twilight_sim.fields import ROW_CAPS, default_fields, field_names
 from twilight_sim.service import SimRequest, SimResponse
-
-if TYPE_CHECKING:
-    from twilight_sim.server import SimServer
+from twilight_sim.simulation import Simulation
 
 
 def _json(payload: object, status: int = 200) -> SimResponse:
@@ -31,7 +28,7 @@ def _body(request: SimRequest) -> dict[str, object]:
     return data
 
 
-def _health(server: SimServer, request: SimRequest) -> object:
+def _health(server: Simulation, request: SimRequest) -> object:
     m = server.market
     return {
         "status": "ok",
@@ -44,16 +41,16 @@ def _health(server: SimServer, request: SimRequest) -> object:
     }
 
 
-def _stats(server: SimServer, request: SimRequest) -> object:
+def _stats(server: Simulation, request: SimRequest) -> object:
     return server.stats_detail()
 
 
-def _reset(server: SimServer, request: SimRequest) -> object:
+def _reset(server: Simulation, request: SimRequest) -> object:
     server.reset_stats()
     return {"status": "ok"}
 
 
-def _faults(server: SimServer, request: SimRequest) -> object:
+def _faults(server: Simulation, request: SimRequest) -> object:
     if request.method == "POST":
         return server.set_faults(_body(request)).model_dump()
     return server.faults.config.model_dump()
@@ -66,7 +63,7 @@ def _number(body: dict[str, object], key: str) -> float:
     return float(value)
 
 
-def _clock(server: SimServer, request: SimRequest) -> object:
+def _clock(server: Simulation, request: SimRequest) -> object:
     if request.method == "POST":
         body = _body(request)
         if "now" in body:
@@ -77,13 +74,13 @@ def _clock(server: SimServer, request: SimRequest) -> object:
     return {"now": server.market.clock.now.isoformat()}
 
 
-def _config(server: SimServer, request: SimRequest) -> object:
+def _config(server: Simulation, request: SimRequest) -> object:
     if request.method == "POST":
         server.set_policy(**_body(request))
     return asdict(server.tushare.policy)
 
 
-def _apis(server: SimServer, request: SimRequest) -> object:
+def _apis(server: Simulation, request: SimRequest) -> object:
     return {
         api: {
             "fields": field_names(api),
@@ -94,7 +91,7 @@ def _apis(server: SimServer, request: SimRequest) -> object:
     }
 
 
-def _akshare(server: SimServer, request: SimRequest) -> object:
+def _akshare(server: Simulation, request: SimRequest) -> object:
     """The Eastmoney side's faults: down, latency_ms, disagreements (injected cross-source)."""
     if request.method == "POST":
         return server.eastmoney.configure(AkshareFaults(**_body(request))).model_dump()
@@ -114,7 +111,7 @@ ENDPOINTS = {
 POST_ONLY = {"reset"}
 
 
-def handle(server: SimServer, request: SimRequest, name: str) -> SimResponse:
+def handle(server: Simulation, request: SimRequest, name: str) -> SimResponse:
     endpoint = ENDPOINTS.get(name)
     if endpoint is None:
         return _json(

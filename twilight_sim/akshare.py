@@ -29,13 +29,12 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from twilight_sim.calendar import to_int
-from twilight_sim.service import SimRequest, SimResponse
+from twilight_sim.service import Route, SimRequest, SimResponse
 from twilight_sim.stats import ServedStats
 from twilight_sim.universe import limit_pct
 
 if TYPE_CHECKING:
     from twilight_sim.market import Market
-    from twilight_sim.server import SimServer
 
 KLINE_PATH = r"/api/qt/stock/kline/get"
 QUOTE_PATH = r"/api/qt/stock/get"
@@ -121,10 +120,13 @@ class EastmoneyService:
         self._ranges: OrderedDict[tuple[int, int], pd.DataFrame] = OrderedDict()
         self._codes = {_exchange_code(c)[1]: c for c in market.universe.ts_code}
 
-    def mount(self, server: SimServer) -> None:
-        server.add_route("GET", KLINE_PATH, lambda r, m: self._guarded("kline", r, self.kline))
-        server.add_route("GET", QUOTE_PATH, lambda r, m: self._guarded("quote", r, self.quote))
-        server.add_route("GET", CLIST_PATH, lambda r, m: self._guarded("clist", r, self.clist))
+    def routes(self) -> list[Route]:
+        """The Eastmoney paths it answers, for the server to mount."""
+        return [
+            ("GET", KLINE_PATH, lambda r, m: self._guarded("kline", r, self.kline)),
+            ("GET", QUOTE_PATH, lambda r, m: self._guarded("quote", r, self.quote)),
+            ("GET", CLIST_PATH, lambda r, m: self._guarded("clist", r, self.clist)),
+        ]
 
     def configure(self, faults: AkshareFaults) -> AkshareFaults:
         with self._lock:

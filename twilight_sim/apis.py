@@ -21,7 +21,7 @@ from twilight_sim.fields import FIELDS, ROW_CAPS, default_fields, field_names
 from twilight_sim.params import Params, parse_fields
 
 if TYPE_CHECKING:
-    from twilight_sim.market import Market
+    from twilight_sim.market_data import MarketData
 
 HANDLERS: dict[str, Handler] = {
     "stock_basic": mk.stock_basic,
@@ -86,7 +86,7 @@ def finalize(frame: pd.DataFrame, api: str, names: list[str]) -> pd.DataFrame:
 
 
 def answer(
-    market: Market,
+    market: MarketData,
     api: str,
     params: Mapping[str, object] | None,
     fields: object,

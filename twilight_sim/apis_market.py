@@ -19,14 +19,14 @@ from twilight_sim.params import ParamError, Params
 from twilight_sim.universe import BOARDS, EXIT_DELISTED, EXIT_PAUSED
 
 if TYPE_CHECKING:
-    from twilight_sim.market import Market
+    from twilight_sim.market_data import MarketData
 
 IntArray = npt.NDArray[np.int64]
 Page = tuple[pd.DataFrame, int]
-Handler = Callable[["Market", Params, Visibility, int, int], Page]
+Handler = Callable[["MarketData", Params, Visibility, int, int], Page]
 
 
-def stock_indices(m: Market, codes: list[str] | None) -> IntArray | None:
+def stock_indices(m: MarketData, codes: list[str] | None) -> IntArray | None:
     """Row numbers of known codes, in code order; unknown codes simply match nothing."""
     if codes is None:
         return None
@@ -34,7 +34,7 @@ def stock_indices(m: Market, codes: list[str] | None) -> IntArray | None:
     return np.array(sorted(i for i in found if i >= 0), dtype=np.int64)
 
 
-def day_range(m: Market, p: Params, vis: Visibility) -> tuple[int, int]:
+def day_range(m: MarketData, p: Params, vis: Visibility) -> tuple[int, int]:
     """Trading-day indices [t0, t1) asked for and already published."""
     trade_date = p.date("trade_date")
     if trade_date is not None:
@@ -50,7 +50,7 @@ def page(frame: pd.DataFrame, offset: int, limit: int) -> Page:
     return frame.iloc[offset : offset + limit].reset_index(drop=True), len(frame)
 
 
-def stock_basic(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def stock_basic(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     u = m.universe
     gone = (u.exit_date > 0) & (u.exit_date <= vis.today)
     status = np.where(
@@ -107,7 +107,7 @@ def stock_basic(m: Market, p: Params, vis: Visibility, offset: int, limit: int) 
     return page(frame, offset, limit)
 
 
-def trade_cal(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def trade_cal(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     exchange = p.text("exchange", ("SSE", "SZSE")) or "SSE"
     cal = m.calendar
     ok = np.ones(cal.cal_dates.size, dtype=bool)
@@ -131,25 +131,25 @@ def trade_cal(m: Market, p: Params, vis: Visibility, offset: int, limit: int) ->
     return page(frame, offset, limit)
 
 
-def daily(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def daily(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     t0, t1 = day_range(m, p, vis)
     t, s, total = m.bars.select(t0, t1, stock_indices(m, p.codes()), offset, limit)
     return m.bars.daily(t, s), total
 
 
-def adj_factor(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def adj_factor(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     t0, t1 = day_range(m, p, vis)
     t, s, total = m.bars.select(t0, t1, stock_indices(m, p.codes()), offset, limit, listed=True)
     return m.bars.frame(t, s, {"adj_factor": m.bars.adj_factor(t, s)}), total
 
 
-def daily_basic(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def daily_basic(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     t0, t1 = day_range(m, p, vis)
     t, s, total = m.bars.select(t0, t1, stock_indices(m, p.codes()), offset, limit)
     return m.valuation.daily_basic(t, s), total
 
 
-def _periodic(api: str, m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def _periodic(api: str, m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     trade_date = p.date("trade_date")
     start, end = (
         (trade_date, trade_date) if trade_date else (p.date("start_date"), p.date("end_date"))
@@ -159,15 +159,15 @@ def _periodic(api: str, m: Market, p: Params, vis: Visibility, offset: int, limi
     return m.periods.frame(api, pi, s), total
 
 
-def weekly(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def weekly(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     return _periodic("weekly", m, p, vis, offset, limit)
 
 
-def monthly(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def monthly(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     return _periodic("monthly", m, p, vis, offset, limit)
 
 
-def index_basic(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def index_basic(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     frame = m.indices.basic_frame()
     for name in ("ts_code", "name", "market", "publisher", "category"):
         wanted = p.text(name)
@@ -176,14 +176,14 @@ def index_basic(m: Market, p: Params, vis: Visibility, offset: int, limit: int) 
     return page(frame, offset, limit)
 
 
-def _index_ids(m: Market, codes: list[str] | None) -> list[int]:
+def _index_ids(m: MarketData, codes: list[str] | None) -> list[int]:
     if codes is None:
         return list(range(len(m.indices.defs)))
     return sorted(i for i in (m.indices.find(c) for c in codes) if i >= 0)
 
 
 def _index_rows(
-    m: Market,
+    m: MarketData,
     p: Params,
     vis: Visibility,
     ids: list[int],
@@ -210,7 +210,7 @@ def _index_rows(
     return pd.DataFrame(cols), total
 
 
-def index_daily(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def index_daily(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     ids = _index_ids(m, [p.require("ts_code")])
     frame, total = _index_rows(
         m,
@@ -226,7 +226,7 @@ def index_daily(m: Market, p: Params, vis: Visibility, offset: int, limit: int) 
     return frame, total
 
 
-def index_dailybasic(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def index_dailybasic(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     ids = _index_ids(m, p.codes())
     return _index_rows(
         m,
@@ -239,7 +239,7 @@ def index_dailybasic(m: Market, p: Params, vis: Visibility, offset: int, limit: 
     )
 
 
-def index_weight(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def index_weight(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     code = p.require("index_code")
     i = m.indices.find(code)
     if i < 0:

@@ -15,12 +15,12 @@ from twilight_sim.params import Params
 from twilight_sim.reports import ReportQuery
 
 if TYPE_CHECKING:
-    from twilight_sim.market import Market
+    from twilight_sim.market_data import MarketData
 
 REPORT_TYPES = tuple(str(i) for i in range(1, 13))
 
 
-def _query(m: Market, p: Params, vis: Visibility, need_code: bool) -> ReportQuery:
+def _query(m: MarketData, p: Params, vis: Visibility, need_code: bool) -> ReportQuery:
     if need_code:
         p.require("ts_code")
     codes = p.codes()
@@ -36,7 +36,7 @@ def _query(m: Market, p: Params, vis: Visibility, need_code: bool) -> ReportQuer
 
 
 def _statement(vip: bool) -> Handler:
-    def handler(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+    def handler(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
         frame = m.reports.statement(_query(m, p, vis, not vip), p.text("report_type", REPORT_TYPES))
         comp_type = p.text("comp_type", ("1", "2", "3", "4"))
         if comp_type is not None:
@@ -47,25 +47,25 @@ def _statement(vip: bool) -> Handler:
 
 
 def _indicator(vip: bool) -> Handler:
-    def handler(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+    def handler(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
         return page(m.reports.indicators(_query(m, p, vis, not vip)), offset, limit)
 
     return handler
 
 
-def forecast(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def forecast(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     frame = m.notices.forecast(_query(m, p, vis, False), p.text("type"))
     return page(frame, offset, limit)
 
 
 def _express(vip: bool) -> Handler:
-    def handler(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+    def handler(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
         return page(m.notices.express(_query(m, p, vis, not vip)), offset, limit)
 
     return handler
 
 
-def disclosure_date(m: Market, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
+def disclosure_date(m: MarketData, p: Params, vis: Visibility, offset: int, limit: int) -> Page:
     query = ReportQuery(
         stocks=stock_indices(m, p.codes()), period=p.date("end_date"), today=vis.today
     )

@@ -7,8 +7,10 @@ never reaches the API), then token, permission and rate limit, then the query it
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from twilight_sim import protocol as proto
@@ -39,6 +41,10 @@ class SimResponse:
     drop: bool = False  # close the connection without answering
     wait_s: float = 0.0  # sleep first (latency or a timeout longer than the client waits)
     headers: dict[str, str] = field(default_factory=dict)
+
+
+RouteHandler = Callable[[SimRequest, re.Match[str]], SimResponse]
+Route = tuple[str, str, RouteHandler]  # method, path pattern (matched whole), handler
 
 
 @dataclass

@@ -20,10 +20,10 @@ from tests.akshare.conftest import Receiver
 from twilight_assets.definitions import defs
 from twilight_assets.quality import cross_source, sample_codes, verify_daily
 from twilight_assets.runner import materialize_tables
-from twilight_resources.auth import TokenStore
 from twilight_resources.settings import get_settings, load_settings, reset_settings
 from twilight_resources.warehouse import WarehouseReader
 from twilight_serve.app import create_app
+from twilight_serve.auth import TokenStore
 from twilight_sim.akshare import AkshareFaults, Disagreement
 from twilight_sim.server import SimServer
 

@@ -41,7 +41,7 @@ def backfill(env: dict[str, str], start: str, end: str) -> subprocess.CompletedP
     cmd = [
         sys.executable,
         "-m",
-        "twilight_resources.cli",
+        "twilight_app",
         "backfill",
         "--tables",
         ",".join(TABLES),

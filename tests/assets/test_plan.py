@@ -6,10 +6,10 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
+from twilight_app.cli import main
 from twilight_assets.runner import materialize_tables
 from twilight_resources.calendar import load_calendar
 from twilight_resources.catalog import CATALOG, range_keys
-from twilight_resources.cli import main
 from twilight_resources.settings import get_settings
 from twilight_sim.server import SimServer
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from twilight_resources.cli import COMMANDS
+from twilight_app.cli import COMMANDS
 from twilight_resources.settings import TwilightSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,8 +97,8 @@ def test_build_context_and_copy_sources_exist() -> None:
             assert (REPO / source).exists(), f"COPY {source}: no such file in the repository"
     copied = {source for *sources, _ in copies for source in sources}
     # The DDL is read from the source tree at run time, and `pip install -e .` needs the packages.
-    assert {"sql", "pyproject.toml", "deploy", "twilight_resources", "twilight_assets",
-            "twilight_serve", "twilight_sim"} <= copied  # fmt: skip
+    assert {"sql", "pyproject.toml", "deploy", "twilight_sim", "twilight_resources",
+            "twilight_assets", "twilight_serve", "twilight_app"} <= copied  # fmt: skip
     assert any(op == "RUN" and "pip install -e ." in args for op, args in instructions)
     entrypoint = [args for op, args in instructions if op == "ENTRYPOINT"]
     assert len(entrypoint) == 1
@@ -117,7 +117,7 @@ def check_argv(argv: list[str]) -> None:
     assert (BIN / exe).is_file(), f"{exe} is not installed by `pip install -e .`"
     if exe == "twilight":
         sub = argv[1]
-        assert sub in COMMANDS, f"`twilight {sub}` is not a command of twilight_resources/cli.py"
+        assert sub in COMMANDS, f"`twilight {sub}` is not a command of twilight_app/cli.py"
         text = help_text("twilight", sub)
     elif len(argv) > 1 and not argv[1].startswith("-"):
         text = help_text(exe, argv[1])  # a subcommand: dagster-daemon run

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from twilight_resources.auth import TokenStore
+from twilight_serve.auth import TokenStore
 from twilight_sim.server import SimConfig, SimServer, start_simulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ SIM = {"seed": 11, "n_stocks": 8, "start_date": "20240101", "end_date": "2024043
 SCRIPT = (
     "import sys\n"
     "from twilight_resources.logs import configure_logging\n"
-    "from twilight_serve.demo import run_demo\n"
+    "from twilight_app.demo import run_demo\n"
     "configure_logging()\n"
     "sys.exit(run_demo(days=3, port={0}, api_port={1}, mcp_port={2}, serve={3}))\n"
 )

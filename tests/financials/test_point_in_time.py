@@ -11,15 +11,15 @@ from dagster import DagsterInstance
 from twilight_assets.factory import fetch_partitions
 from twilight_assets.runner import materialize_tables
 from twilight_assets.tables import TABLES
-from twilight_resources.fundamentals import (
+from twilight_resources.settings import get_settings
+from twilight_resources.tushare import TushareResource
+from twilight_resources.warehouse import WarehouseReader
+from twilight_serve.fundamentals import (
     _from_tables,
     latest_statements,
     statement_records,
     statements_as_of,
 )
-from twilight_resources.settings import get_settings
-from twilight_resources.tushare import TushareResource
-from twilight_resources.warehouse import WarehouseReader
 from twilight_sim.server import SimServer
 
 STATEMENTS = ("income", "balancesheet", "cashflow", "fina_indicator")

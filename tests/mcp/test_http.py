@@ -16,8 +16,8 @@ from mcp import ClientSession
 
 from tests.mcp.cases import BAD_ARGUMENTS, EMPTY_PERIOD, hit_cases, miss_cases
 from tests.mcp.conftest import HttpServer, Warehouse, http_session
-from twilight_resources.auth import TokenStore
 from twilight_resources.embedded import EMBEDDED_TOKEN
+from twilight_serve.auth import TokenStore
 from twilight_serve.mcp.catalog import TOOLS_BY_API
 
 

@@ -27,10 +27,10 @@ from mcp_types import CallToolResult
 from tests.mcp.conftest import ROOT, _drain, _wait_for_url, http_session
 from tests.reliability.harness import platform, report
 from tests.scripted_upstream import ScriptedUpstream, ok, scripted_upstream
-from twilight_resources.auth import TokenStore
 from twilight_resources.processes import spawn_session, stop_session
 from twilight_resources.settings import get_settings
 from twilight_resources.tushare.journal import CallJournal
+from twilight_serve.auth import TokenStore
 
 MAX_ROWS = 1000
 LIVE_SECONDS = 3

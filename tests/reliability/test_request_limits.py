@@ -2,8 +2,8 @@
 
 Both servers run as real processes (``twilight serve``, ``twilight mcp --transport http``) on
 an empty home; the attacks go over raw sockets so nothing on the client side trims them. A head
-of 60 MB must get 431 after the first few hundred KiB (before the bound it was read whole,
-holding the event loop for seconds); a declared body past the bound gets 413 before a byte of
+of 60 MB must get 431 after the first few hundred KiB (read whole, it would hold the event
+loop for seconds); a declared body past the bound gets 413 before a byte of
 it is sent, and streaming 100 MB chunked must not raise either server's peak RSS.
 """
 
@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.harness import BIN, REPO, platform, report
-from twilight_resources.auth import TokenStore
 from twilight_resources.processes import spawn_session, stop_session
 from twilight_resources.settings import get_settings
+from twilight_serve.auth import TokenStore
 from twilight_serve.limits import MCP_MAX_BODY, READ_API_MAX_BODY
 
 CHUNK = 64 * 1024

@@ -26,9 +26,9 @@ from dagster import DagsterInstance
 
 from tests.reliability.harness import BIN, REPO, platform, platform_env, report
 from twilight_assets.runner import materialize_tables
-from twilight_resources.auth import TokenStore
 from twilight_resources.processes import spawn_session, stop_session
 from twilight_resources.settings import get_settings
+from twilight_serve.auth import TokenStore
 from twilight_sim.server import SimServer
 
 TOKEN = "tok-SECRET-4f9a0c1e7b2d8e63"

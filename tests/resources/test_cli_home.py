@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def twilight(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "twilight_resources.cli", *args], cwd=cwd, env=env,
+        [sys.executable, "-m", "twilight_app", *args], cwd=cwd, env=env,
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
@@ -96,3 +98,34 @@ def test_a_running_simulator_is_left_to_its_owner(tmp_path: Path) -> None:
         assert stop_simulator(settings)
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
+
+
+def test_sigterm_stops_a_backfill_with_its_chunk_runs_and_simulator(tmp_path: Path) -> None:
+    """A service manager's SIGTERM to the command alone stops all it started, as Ctrl-C does."""
+    home = tmp_path / "home"
+    env = clean_env(TWILIGHT_HOME=str(home), TWILIGHT_SIM_STOCKS="50")
+    backfill = "backfill --tables daily --start 20240102 --end 20240628 --chunk 10 --parallel 2"
+    cmd = [sys.executable, "-m", "twilight_app", *backfill.split()]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not any("materialize" in c for c in processes_with(home)):
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "no chunk run started"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGTERM)  # the command only, not its process group
+        out = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 143, out
+    assert "twilight: stopped" in out
+    deadline = time.monotonic() + 30
+    while (left := processes_with(home)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left == [], left
+    assert not (home / "state" / "sim.json").exists()

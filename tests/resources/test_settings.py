@@ -64,6 +64,8 @@ def test_env_beats_dotenv_beats_yaml_beats_default(
         ("TWILIGHT_TUSHARE_API_URL", "api.tushare.pro"),
         ("TWILIGHT_MARKET_EXCHANGE", "NYSE"),
         ("TWILIGHT_DUCKDB_READ_MEMORY_LIMIT", "a lot"),
+        ("TWILIGHT_INDEX_CODES", "000300.SH"),  # a list, not JSON
+        ("TWILIGHT_API_CALLS_PER_MINUTE", "daily=200"),
     ],
 )
 def test_invalid_value_names_the_variable(

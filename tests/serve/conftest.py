@@ -12,10 +12,10 @@ import pytest
 from dagster import instance_for_test
 from fastapi.testclient import TestClient
 
-from twilight_resources.auth import TokenStore
 from twilight_resources.calendar import MARKET_TZ
 from twilight_resources.settings import TwilightSettings, load_settings, reset_settings
 from twilight_serve.app import create_app
+from twilight_serve.auth import TokenStore
 from twilight_sim.server import SimConfig, SimServer, start_simulator
 
 SIM = {"seed": 11, "n_stocks": 8, "start_date": "20240501", "end_date": "20240731"}

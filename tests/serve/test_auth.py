@@ -8,10 +8,10 @@ import sqlite3
 import pytest
 from fastapi.testclient import TestClient
 
-from twilight_resources.auth import TokenStore
-from twilight_resources.cli import main as cli_main
+from twilight_app.cli import main as cli_main
 from twilight_resources.settings import TwilightSettings
 from twilight_serve.app import create_app
+from twilight_serve.auth import TokenStore
 
 PROTECTED = [
     "/whoami",

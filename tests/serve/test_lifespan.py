@@ -16,10 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.serve.conftest import Served
-from twilight_resources.auth import TokenStoreError
 from twilight_resources.settings import TwilightSettings, load_settings
 from twilight_resources.warehouse import publish_snapshot
 from twilight_serve.app import create_app
+from twilight_serve.auth import TokenStoreError
 
 COMPONENTS = ["settings", "tokens", "reader", "market", "audit", "quote_cache", "providers",
               "composer"]  # fmt: skip
@@ -97,7 +97,7 @@ def test_twilight_serve_on_loopback(served: Served, tmp_path: Path) -> None:
     """`twilight serve` in its own session, a token from `twilight token create`, reaped."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIGHT_")}
     env.update(TWILIGHT_HOME=str(served.home), TWILIGHT_BEARER_DB_PATH=str(tmp_path / "t.db"))
-    cli = [sys.executable, "-m", "twilight_resources.cli"]
+    cli = [sys.executable, "-m", "twilight_app"]
     created = subprocess.run(
         [*cli, "token", "create", "--user", "carol"], env=env, capture_output=True, text=True,
         check=True, timeout=60,

@@ -9,10 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.serve.conftest import Clock, Served, market_time
-from twilight_resources.market_state import Phase, market_state
-from twilight_resources.providers import Capability, Quote, WarehouseLastCloseProvider
+from twilight_resources.providers import Capability, Quote
+from twilight_resources.sessions import Phase
 from twilight_resources.tushare import client_from_settings
 from twilight_resources.warehouse import publish_snapshot
+from twilight_serve.last_close import WarehouseLastCloseProvider
+from twilight_serve.market_state import market_state
 
 STOCK = "000001.SZ"
 

@@ -36,7 +36,7 @@ def traced() -> Iterator[list[int]]:
 
 def test_cross_source_klines_do_not_build_the_whole_market() -> None:
     """A check asks one stock's bars per request, several in flight: each answer costs one
-    stock's bars (it used to build the whole market's range once per request in flight)."""
+    stock's bars, not the whole market's range once per request in flight."""
     with (
         running_simulator(
             seed=4,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.warehouse.conftest import REPO, daily_rows
-from twilight_resources.cli import main
+from twilight_app.cli import main
 from twilight_resources.settings import get_settings
 from twilight_resources.warehouse import (
     PublishError,
@@ -61,8 +61,10 @@ def test_publish_heals_the_pointer_and_publishes_unpublished_writes(
         assert reader.records("SELECT count(*) AS n FROM normalized_daily") == [{"n": 2}]
 
 
-def test_the_readme_names_only_commands_that_exist() -> None:
-    from twilight_resources.cli import COMMANDS
+def test_the_docs_name_only_commands_that_exist() -> None:
+    from twilight_app.cli import COMMANDS
 
-    named = set(re.findall(r"`twilight ([a-z]+)", (REPO / "README.md").read_text("utf-8")))
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    text = "\n".join(page.read_text("utf-8") for page in pages)
+    named = set(re.findall(r"(?:`|^)twilight ([a-z]+)", text, re.M))
     assert named and named <= set(COMMANDS), sorted(named - set(COMMANDS))

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from twilight_resources.fundamentals import _from_tables, statement_records
 from twilight_resources.warehouse import WarehouseReader, WarehouseWriter, publish_snapshot
 from twilight_resources.warehouse.connections import connect
 from twilight_resources.warehouse.locking import write_lock
 from twilight_resources.warehouse.snapshots import publish_locked
 from twilight_resources.warehouse.statement_rows import LAYOUT, ROWS
+from twilight_serve.fundamentals import _from_tables, statement_records
 
 A, B = "000001.SZ", "600000.SH"
 

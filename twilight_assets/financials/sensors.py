@@ -63,7 +63,7 @@ class SensorState:
     @classmethod
     def load(cls, cursor: str | None) -> SensorState:
         doc = json.loads(cursor) if cursor else {}
-        if doc and "done" not in doc:  # the first cursor format: everything requested was done
+        if doc and "done" not in doc:  # a cursor that is the done mapping itself: nothing pending
             return cls(done=doc)
         return cls(
             done=doc.get("done", {}),

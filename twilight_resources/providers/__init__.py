@@ -13,7 +13,6 @@ from twilight_resources.providers.base import (
     QuoteProvider,
     UnknownSecurityError,
 )
-from twilight_resources.providers.warehouse import WarehouseLastCloseProvider
 
 __all__ = [
     "BarProvider",
@@ -23,5 +22,4 @@ __all__ = [
     "Quote",
     "QuoteProvider",
     "UnknownSecurityError",
-    "WarehouseLastCloseProvider",
 ]

@@ -23,8 +23,8 @@ from twilight_resources.akshare.client import (
     AkshareNoDataError,
     AkshareUnavailableError,
 )
-from twilight_resources.market_state import Phase
 from twilight_resources.providers.base import Capability, Quote
+from twilight_resources.sessions import Phase
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from twilight_resources.market_state import Phase
+from twilight_resources.sessions import Phase
 
 
 class Capability(StrEnum):

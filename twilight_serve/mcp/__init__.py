@@ -4,6 +4,6 @@
 gives the server itself (tests, embedding).
 """
 
-from twilight_serve.mcp.server import build_server, run_mcp
+from twilight_serve.mcp.server import build_server, mcp_parser, run_mcp
 
-__all__ = ["build_server", "run_mcp"]
+__all__ = ["build_server", "mcp_parser", "run_mcp"]

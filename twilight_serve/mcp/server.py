@@ -7,6 +7,7 @@ protocol channel, so logs go to stderr. HTTP listens on loopback by default and 
 SIGTERM.
 """
 
+import argparse
 import json
 import logging
 import signal
@@ -22,10 +23,10 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 
-from twilight_resources.auth import TokenStore
 from twilight_resources.settings import TwilightSettings
 from twilight_resources.tushare import TushareClient, client_from_settings
 from twilight_resources.warehouse import WarehouseReader
+from twilight_serve.auth import TokenStore
 from twilight_serve.limits import MCP_MAX_BODY, uvicorn_limits
 from twilight_serve.mcp.answers import Answerer
 from twilight_serve.mcp.describe import describe
@@ -130,6 +131,24 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.listen(128)  # connections queue until uvicorn serves, so the logged URL is usable
     return sock
+
+
+def mcp_parser(prog: str) -> argparse.ArgumentParser:
+    """The options of ``twilight mcp`` and ``python -m twilight_serve.mcp``."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Run the MCP server: Tushare-shaped tools, warehouse first, live upstream "
+        "otherwise.",
+    )
+    parser.add_argument(
+        "--transport",
+        choices=("stdio", "http"),
+        default="stdio",
+        help="stdio for desktop agent clients; http: streamable HTTP, bearer auth",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (http)")
+    parser.add_argument("--port", type=int, default=8765, help="port (http; 0 picks a free one)")
+    return parser
 
 
 def run_mcp(

@@ -1,6 +1,6 @@
 """Financial statements: point in time from the warehouse, and the latest known version.
 
-Both go through :mod:`twilight_resources.fundamentals`, which owns what "known on a day" means
+Both go through :mod:`twilight_serve.fundamentals`, which owns what "known on a day" means
 (per report, the newest version announced on or before it). Bodies are rendered by orjson from
 the fetched rows, as the warehouse routes do: a report of ~500 values through pydantic cost
 more than reading it.
@@ -14,10 +14,10 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
 
-from twilight_resources.fundamentals import statement_records
 from twilight_resources.providers import UnknownSecurityError
 from twilight_resources.warehouse import WarehouseReader
 from twilight_serve.deps import NowDep, ReaderDep, require_bearer
+from twilight_serve.fundamentals import statement_records
 from twilight_serve.models import PROBLEMS, Statements
 from twilight_serve.validation import DATE_PATTERN, TsCode, invalid, parse_day
 

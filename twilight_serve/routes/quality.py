@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from twilight_resources.calendar import MARKET_TZ, TradingCalendar
 from twilight_resources.catalog import Catalog
 from twilight_resources.logs import redact
-from twilight_resources.market_state import CLOSE
+from twilight_resources.sessions import CLOSE
 from twilight_serve.checks import UNAVAILABLE, CheckResults
 from twilight_serve.deps import AuditDep, MarketDep, NowDep, ReaderDep, require_bearer
 from twilight_serve.models import (

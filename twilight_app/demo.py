@@ -1,10 +1,9 @@
 """`make demo`: build a sample warehouse (every tier), then run every service of the platform.
 
 The Dagster UI with its daemon (``dagster dev``: schedules and sensors tick), the read API and
-the MCP HTTP server each run as a child in its own session with default signal handlers
-(background processes here may inherit SIGINT ignored) and are always reaped: Ctrl-C, SIGTERM or
-an error stops them all, and the embedded simulator with them. A service that fails to start is
-reported and the others keep running. A second run reuses the warehouse, the Dagster instance
+the MCP HTTP server run as supervised children (:mod:`twilight_app.services`): Ctrl-C, SIGTERM
+or an error stops them all, and the embedded simulator with them. A service that fails to start
+is reported and the others keep running. A second run reuses the warehouse, the Dagster instance
 and the simulator's answers: partitions already fetched cost no upstream call (the financial
 statements are refresh tables, so their two periods are asked again: a dozen calls).
 """
@@ -13,22 +12,17 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
+from twilight_app.instance import prepare_dagster_home
+from twilight_app.services import Service, http_ok, listening, start_services, stop_services, watch
 from twilight_resources.catalog import CATALOG, Grain
 from twilight_resources.embedded import stop_simulator
-from twilight_resources.instance import prepare_dagster_home
-from twilight_resources.processes import spawn_session, stop_sessions
 from twilight_resources.progress import Reporter
 from twilight_resources.settings import TwilightSettings, get_settings
 
@@ -38,7 +32,6 @@ REFERENCE = [t.api for t in CATALOG if t.grain is Grain.WHOLE]
 BY_PERIOD = [t.api for t in CATALOG if t.grain is Grain.PERIOD]
 DEMO_USER = "demo"
 REPORT_PERIODS = 2  # the latest ended quarters whose disclosures and statements are loaded
-START_TIMEOUT_S = 180.0  # dagster dev loads the code location before it answers
 
 
 def _say(message: str) -> None:
@@ -143,46 +136,8 @@ def summarize(settings: TwilightSettings) -> None:
         _say(f"  {name:<18} {int(rows):>9,} rows in {int(partitions):>4} partition(s)")
 
 
-@dataclass
-class Service:
-    """One server the demo runs: how to start it and how to tell it is up."""
-
-    name: str
-    argv: list[str]
-    port: int
-    url: str
-    ready: Callable[[], bool]
-    proc: subprocess.Popen[bytes] | None = None
-    log: Path | None = None
-
-
-def _spawn(cmd: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return spawn_session(cmd, stdout=out)
-
-
-def _http_ok(url: str) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            return httpx.get(url, timeout=2).status_code < 500
-        except httpx.HTTPError:
-            return False
-
-    return check
-
-
-def _listening(port: int) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    return check
-
-
 def services(port: int, api_port: int, mcp_port: int) -> list[Service]:
+    """The Dagster UI with its daemon, the read API and the MCP HTTP server."""
     bin_dir = Path(sys.executable).parent
     twilight = str(bin_dir / "twilight")
     return [
@@ -192,14 +147,14 @@ def services(port: int, api_port: int, mcp_port: int) -> list[Service]:
              "-h", "127.0.0.1", "-p", str(port)],
             port,
             f"http://127.0.0.1:{port}",
-            _http_ok(f"http://127.0.0.1:{port}/server_info"),
+            http_ok(f"http://127.0.0.1:{port}/server_info"),
         ),
         Service(
             "read API",
             [twilight, "serve", "--host", "127.0.0.1", "--port", str(api_port)],
             api_port,
             f"http://127.0.0.1:{api_port}/docs",
-            _http_ok(f"http://127.0.0.1:{api_port}/healthz"),
+            http_ok(f"http://127.0.0.1:{api_port}/healthz"),
         ),
         Service(
             "MCP server (streamable HTTP)",
@@ -207,42 +162,14 @@ def services(port: int, api_port: int, mcp_port: int) -> list[Service]:
              "--port", str(mcp_port)],
             mcp_port,
             f"http://127.0.0.1:{mcp_port}/mcp",
-            _listening(mcp_port),
+            listening(mcp_port),
         ),
     ]  # fmt: skip
 
 
-def start_services(todo: list[Service], logs: Path, stop: Callable[[], bool]) -> list[Service]:
-    """Start every service, wait until each answers; report those that fail, keep the rest."""
-    pending: list[Service] = []
-    for service in todo:
-        if _listening(service.port)():
-            _say(f"FAILED to start {service.name}: port {service.port} is in use (carrying on)")
-            continue
-        service.log = logs / f"{service.name.split()[0].lower()}.log"
-        service.proc = _spawn(service.argv, service.log)
-        pending.append(service)
-        _say(f"starting {service.name} (log: {service.log})")
-    up: list[Service] = []
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while pending and not stop():
-        for service in list(pending):
-            assert service.proc is not None
-            # Exited first: a port taken by another server must not pass for ours.
-            if service.proc.poll() is not None or time.monotonic() > deadline:
-                _say(f"FAILED to start {service.name}; see {service.log} (carrying on)")
-                stop_sessions([service.proc])
-                pending.remove(service)
-            elif service.ready():
-                up.append(service)
-                pending.remove(service)
-        time.sleep(0.3)
-    return [service for service in todo if service in up]
-
-
 def demo_token(settings: TwilightSettings) -> tuple[str, int] | None:
     """A bearer token for this session (user ``demo``); revoked when the demo stops."""
-    from twilight_resources.auth import TokenStore, TokenStoreError
+    from twilight_serve.auth import TokenStore, TokenStoreError
 
     try:
         store = TokenStore(settings.bearer_db_file)
@@ -258,7 +185,7 @@ def demo_token(settings: TwilightSettings) -> tuple[str, int] | None:
 
 
 def revoke(settings: TwilightSettings, token_id: int) -> None:
-    from twilight_resources.auth import TokenStore
+    from twilight_serve.auth import TokenStore
 
     store = TokenStore(settings.bearer_db_file)
     try:
@@ -318,22 +245,14 @@ def serve_forever(
     todo = services(port, api_port, mcp_port)
     issued = demo_token(settings)
     try:
-        up = start_services(todo, logs, lambda: stop)
+        up = start_services(todo, logs, lambda: stop, _say)
         if not up:
             _say("no service started")
             return
         print_guide(settings, up, issued[0] if issued else None, api_port)
-        while not stop:
-            for service in list(up):
-                assert service.proc is not None
-                if service.proc.poll() is not None:
-                    _say(f"{service.name} exited ({service.proc.returncode}); see {service.log}")
-                    up.remove(service)
-            if not up:
-                break
-            time.sleep(0.5)
+        watch(up, lambda: stop, _say)
     finally:
-        stop_sessions([s.proc for s in todo if s.proc is not None])
+        stop_services(todo)
         if issued:
             revoke(settings, issued[1])
         _say("stopped")

@@ -12,29 +12,14 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
 
 import duckdb
 
 from twilight_resources.calendar import MARKET_TZ, TradingCalendar, calendar_from_frame
+from twilight_resources.sessions import CLOSE, LUNCH_END, LUNCH_START, OPEN, Phase
 from twilight_resources.warehouse import SnapshotUnavailableError, WarehouseReader
 
 log = logging.getLogger(__name__)
-
-OPEN = time(9, 30)
-LUNCH_START = time(11, 30)
-LUNCH_END = time(13, 0)
-CLOSE = time(15, 0)
-
-
-class Phase(StrEnum):
-    PRE_OPEN = "pre_open"  # a trading day before 09:30
-    MORNING = "morning"  # continuous trading 09:30-11:30
-    LUNCH_BREAK = "lunch_break"  # 11:30-13:00
-    AFTERNOON = "afternoon"  # continuous trading 13:00-15:00
-    AFTER_CLOSE = "after_close"  # a trading day after 15:00
-    CLOSED_DAY = "closed_day"  # weekend or holiday, per the calendar
-    UNKNOWN = "unknown"  # the calendar does not cover the day: treated as closed
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from twilight_resources.calendar import MARKET_TZ
-from twilight_resources.market_state import CLOSE, Phase
 from twilight_resources.providers.base import (
     Capability,
     ProviderUnavailableError,
     Quote,
     UnknownSecurityError,
 )
+from twilight_resources.sessions import CLOSE, Phase
 from twilight_resources.warehouse import WarehouseReader
 
 LAST_CLOSE_SQL = (

@@ -6,8 +6,10 @@ import argparse
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -204,7 +206,7 @@ def _cmd_publish(args: argparse.Namespace, rest: list[str]) -> int:
 
 def _cmd_demo(args: argparse.Namespace, rest: list[str]) -> int:
     """Build a sample warehouse (all tiers), then run the Dagster UI, read API and MCP server."""
-    from twilight_serve.demo import run_demo
+    from twilight_app.demo import run_demo
 
     parser = argparse.ArgumentParser(prog="twilight demo", description=_cmd_demo.__doc__)
     parser.add_argument("--days", type=int, default=60, help="trading days of prices to load")
@@ -245,7 +247,7 @@ def _cmd_token(args: argparse.Namespace, rest: list[str]) -> int:
     """Create, revoke or list bearer tokens of the read API (stored hashed)."""
     from datetime import UTC, datetime
 
-    from twilight_resources.auth import TokenStore, TokenStoreError
+    from twilight_serve.auth import TokenStore, TokenStoreError
 
     parser = argparse.ArgumentParser(prog="twilight token", description=_cmd_token.__doc__)
     actions = parser.add_subparsers(dest="action", required=True)
@@ -284,18 +286,9 @@ def _cmd_token(args: argparse.Namespace, rest: list[str]) -> int:
 
 def _cmd_mcp(args: argparse.Namespace, rest: list[str]) -> int:
     """Run the MCP server: Tushare-shaped tools, warehouse first, live upstream otherwise."""
-    from twilight_serve.mcp import run_mcp
+    from twilight_serve.mcp import mcp_parser, run_mcp
 
-    parser = argparse.ArgumentParser(prog="twilight mcp", description=_cmd_mcp.__doc__)
-    parser.add_argument(
-        "--transport",
-        choices=("stdio", "http"),
-        default="stdio",
-        help="stdio for desktop agent clients; http: streamable HTTP, bearer auth",
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (http)")
-    parser.add_argument("--port", type=int, default=8765, help="port (http; 0 picks a free one)")
-    opts = parser.parse_args(rest)
+    opts = mcp_parser("twilight mcp").parse_args(rest)
     return run_mcp(get_settings(), opts.transport, opts.host, opts.port)
 
 
@@ -328,6 +321,9 @@ def _cmd_dagster(args: argparse.Namespace, rest: list[str]) -> int:
     since = time.time() - 1
     proc = subprocess.Popen([dagster, *rest])
     try:
+        code = proc.wait()
+    except Terminated:  # a SIGTERM reached this process only: pass it on
+        proc.terminate()
         code = proc.wait()
     except KeyboardInterrupt:  # the child got the same Ctrl-C: let it finish stopping
         code = proc.wait()
@@ -375,7 +371,28 @@ def build_parser() -> argparse.ArgumentParser:
 NO_INSTANCE = {"settings", "sim", "token"}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: chunk runs, servers and the simulator stop with us."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if threading.current_thread() is not threading.main_thread():  # signals go to the main one
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:  # what was running has been stopped on the way out
+        print("twilight: stopped", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     configure_logging()
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the instance's schema checks
     args, rest = build_parser().parse_known_args(argv)
@@ -386,23 +403,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command in NO_INSTANCE:
         return COMMANDS[args.command][1](args, rest)
-    from twilight_resources.embedded import simulator_running, stop_simulator
-    from twilight_resources.instance import prepare_dagster_home
+    from twilight_app.instance import prepare_dagster_home
+    from twilight_resources.embedded import simulator_scope
 
     os.environ.setdefault("TWILIGHT_HOME", str(settings.home))  # children share this home
     prepare_dagster_home(settings)
-    # A simulator started during this command (by it or the runs it launched) ends with it;
-    # one that was already running belongs to whoever started it.
-    owns_simulator = settings.uses_simulator and not simulator_running(settings)
     try:
-        return COMMANDS[args.command][1](args, rest)
+        with simulator_scope(settings):  # one started by this command (or its runs) ends with it
+            return COMMANDS[args.command][1](args, rest)
     except SettingsError as exc:
         print(f"twilight: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if owns_simulator:
-            stop_simulator(settings)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
