@@ -211,3 +211,31 @@ def test_paths_and_limits_come_from_settings(
             assert reader.warehouse == tmp_path / "home" / "warehouse" / "warehouse.duckdb"
     finally:
         reset_settings()
+
+
+@asset(key=["normalized", "stock_basic"], ins={"raw": AssetIn(key=["raw", "stock_basic"])})
+def normalized_as_tuple(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return tuple(normalize_frame("normalized_stock_basic", raw))  # type: ignore[return-value]
+
+
+@asset(key=["raw", "daily"], partitions_def=DAYS)
+def raw_daily_elsewhere() -> RawBatch:
+    return RawBatch(read_raw_csv(SOURCE).head(1), ("2024-12-24",))
+
+
+def failure(warehouse: Path, assets: list, **kwargs: Any) -> str:
+    resources = {"io_manager": DuckDBWarehouseIOManager(path=str(warehouse))}
+    result = materialize(assets, resources=resources, raise_on_error=False, **kwargs)
+    assert not result.success
+    return "\n".join(
+        e.step_failure_data.error.to_string()
+        for e in result.all_events
+        if e.is_step_failure and e.step_failure_data.error
+    )
+
+
+def test_outputs_are_batches_not_tuples_nor_other_partitions(warehouse: Path) -> None:
+    error = failure(warehouse, [raw_stock_basic, normalized_as_tuple])
+    assert "returned tuple; the warehouse stores a DataFrame or a NormalizedBatch" in error
+    error = failure(warehouse, [raw_daily_elsewhere], partition_key="2024-12-23")
+    assert "the raw batch names partitions outside this run: ['2024-12-24']" in error
