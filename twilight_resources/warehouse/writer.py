@@ -229,7 +229,8 @@ class WarehouseWriter:
                         run_id=run_id,
                         asset_key=asset_key,
                     )
-                table_rows = resort.row_count(conn, spec.name)
+                held = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()
+                table_rows = int(held[0]) if held else 0
             # No CHECKPOINT: nothing copies the raw file, and closing it checkpoints anyway.
             file_bytes = self.raw_path.stat().st_size
         done = time.monotonic()
