@@ -31,7 +31,6 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -52,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_backfill import dagster, start_sim, trade_dates  # noqa: E402
 from bench_warehouse import STOCKS, build_base, rows_for  # noqa: E402
 
+from twilight_app.instance import DAGSTER_YAML  # noqa: E402
 from twilight_resources.priority import lower_priority  # noqa: E402
 from twilight_resources.processes import spawn_session, stop_session  # noqa: E402
 from twilight_resources.settings import get_settings  # noqa: E402
@@ -320,7 +320,7 @@ def during_backfill(work: Path, home: Path, args: argparse.Namespace, slice_: Ca
         DAGSTER_HOME=str(home / "dagster"),
     )
     (home / "dagster").mkdir(parents=True, exist_ok=True)
-    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster")
+    (home / "dagster" / "dagster.yaml").write_bytes(DAGSTER_YAML.read_bytes())
     sim = start_sim(sim_args, sim_port)
     try:
         dagster(["raw/trade_cal", "normalized/trade_cal"])

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from twilight_app.instance import DAGSTER_YAML
 from twilight_assets.backfill import LAYERS
 from twilight_resources.processes import spawn_session
 
@@ -69,8 +70,8 @@ def start_sim(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
 
 @contextlib.contextmanager
 def instance_config(home: Path, postgres: str | None) -> Iterator[None]:
-    """The repo's dagster.yaml, on a throwaway Postgres database if one is asked for."""
-    config = (Path(__file__).resolve().parents[1] / "dagster.yaml").read_text()
+    """The embedded dagster.yaml, on a throwaway Postgres database if one is asked for."""
+    config = DAGSTER_YAML.read_text(encoding="utf-8")
     if postgres is None:
         (home / "dagster.yaml").write_text(config)
         yield

@@ -27,12 +27,6 @@ from dagster import (
     MetadataValue,
     multi_asset_check,
 )
-from dagster._core.errors import DagsterInvalidPropertyError
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 
 from twilight_resources.calendar import from_key
 from twilight_resources.catalog import CATALOG, Catalog, CatalogError, Grain, Table
@@ -74,17 +68,12 @@ DAILY = table_spec("normalized_daily").name
 
 
 def run_dates(context: AssetCheckExecutionContext | None) -> tuple[str, str] | None:
-    """The run's partition keys as (first, last), from its tags; None if it has none (or if
-    the check is invoked directly, outside a run)."""
-    try:
-        tags = context.run.tags if context is not None else {}
-    except DagsterInvalidPropertyError:
+    """The run's partition keys as (first, last); None if it has none (an unpartitioned run,
+    or a check invoked directly without a partition)."""
+    if context is None or not (context.has_partition_key or context.has_partition_key_range):
         return None
-    if PARTITION_NAME_TAG in tags:
-        return tags[PARTITION_NAME_TAG], tags[PARTITION_NAME_TAG]
-    if ASSET_PARTITION_RANGE_START_TAG in tags:
-        return tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]
-    return None
+    keys = context.partition_key_range
+    return keys.start, keys.end
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import duckdb
 import pandas as pd
 from dagster import DagsterInstance
 
+from twilight_app.instance import DAGSTER_YAML
 from twilight_assets.runner import materialize_tables
 from twilight_resources.settings import reset_settings
 from twilight_resources.warehouse import WarehouseReader
@@ -55,7 +55,7 @@ def platform_env(
     """The environment of a platform process on ``home`` fetching from the simulator."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIGHT_", "DAGSTER_"))}
     (home / "dagster").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster" / "dagster.yaml")
+    (home / "dagster" / "dagster.yaml").write_bytes(DAGSTER_YAML.read_bytes())
     return {
         **env,
         "TWILIGHT_HOME": str(home),

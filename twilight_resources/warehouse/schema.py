@@ -1,5 +1,8 @@
 """Table shapes, derived from the DDL in ``sql/`` so a table is declared in exactly one place.
 
+``sql/`` is package data of this package, read through ``importlib.resources`` so a wheel
+install carries it (nothing is read from a source checkout).
+
 The DDL files are executed in an in-memory DuckDB once per process and the catalog is read
 back (columns, types, defaults, primary keys). Nothing here restates a column list. Tables of
 one's own are declared in extra DDL directories (``TWILIGHT_EXTRA_SQL_DIR``, ``os.pathsep``
@@ -14,9 +17,12 @@ followed by the bookkeeping columns of :data:`RAW_BOOKKEEPING`. It lives in its 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Literal
 
@@ -24,7 +30,7 @@ import duckdb
 
 from twilight_resources.warehouse.connections import connect
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+SQL_DIR: Traversable = files("twilight_resources.warehouse") / "sql"
 EXTRA_SQL_ENV = "TWILIGHT_EXTRA_SQL_DIR"
 # Assigned by the warehouse writer to every raw row, declared here once for all raw tables.
 RAW_BOOKKEEPING = {
@@ -42,6 +48,7 @@ RAW_FILE_META = (COUNTERS, LEDGER)
 RAW_FILE_VIEWS = ("meta_partition_latest",)
 NORMALIZED_LINEAGE = ("source", "ingested_at", "raw_id")
 LAYERS = ("raw", "normalized")
+DDL_FILE = re.compile(r"[0-9]{2}_.*\.sql")
 
 Layer = Literal["raw", "normalized", "meta"]
 
@@ -92,24 +99,26 @@ class TableSpec:
         return self.primary_key
 
 
-def sql_files(sql_dir: Path = SQL_DIR) -> list[Path]:
+def sql_files(sql_dir: Traversable = SQL_DIR) -> list[Traversable]:
     """The DDL files in apply order (``00_meta.sql``, ``02_normalized.sql``, ...)."""
-    files = sorted(sql_dir.glob("[0-9][0-9]_*.sql"))
-    if not files:
+    found = sorted(
+        (p for p in sql_dir.iterdir() if p.is_file() and DDL_FILE.fullmatch(p.name)),
+        key=lambda p: p.name,
+    )
+    if not found:
         raise FileNotFoundError(f"no DDL files found in {sql_dir}")
-    return files
+    return found
 
 
-def sql_dirs() -> tuple[Path, ...]:
+def sql_dirs() -> tuple[Traversable, ...]:
     """``sql/``, then the extra DDL directories of ``TWILIGHT_EXTRA_SQL_DIR``."""
     extra = os.environ.get(EXTRA_SQL_ENV, "")
     return (SQL_DIR, *(Path(p) for p in extra.split(os.pathsep) if p))
 
 
 @cache
-def _ddl_text(dirs: tuple[Path, ...]) -> str:
-    files = [path for d in dirs for path in sql_files(d)]
-    return "\n".join(path.read_text(encoding="utf-8") for path in files)
+def _ddl_text(dirs: tuple[Traversable, ...]) -> str:
+    return "\n".join(path.read_text(encoding="utf-8") for d in dirs for path in sql_files(d))
 
 
 def ddl_text() -> str:
@@ -165,7 +174,7 @@ class _Declared:
 
 
 @cache
-def _declared(dirs: tuple[Path, ...]) -> _Declared:
+def _declared(dirs: tuple[Traversable, ...]) -> _Declared:
     conn = connect()
     try:
         conn.execute(_ddl_text(dirs))
