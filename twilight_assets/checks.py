@@ -148,12 +148,16 @@ def _offenders(
     order: str,
     params: Mapping[str, Any] | None = None,
 ) -> tuple[int, pd.DataFrame]:
-    """How many rows ``sql`` returns, and the first few by ``order`` (dates as text)."""
-    frame = reader.query(
+    """How many rows ``sql`` returns, and the first few by ``order`` (dates as text). A writer
+    queries the raw file, which no snapshot holds."""
+    sampled = (
         f"SELECT * FROM (SELECT *, count(*) OVER () AS _offending FROM ({sql})) "
-        f"ORDER BY {order} LIMIT {SAMPLE_ROWS}",
-        dict(params) if params else None,
+        f"ORDER BY {order} LIMIT {SAMPLE_ROWS}"
     )
+    if isinstance(reader, WarehouseWriter):
+        frame = reader.query_raw(sampled, dict(params) if params else None)
+    else:
+        frame = reader.query(sampled, dict(params) if params else None)
     count = int(frame["_offending"].iloc[0]) if len(frame) else 0
     frame = frame.drop(columns="_offending")
     for column in frame.columns:
@@ -417,10 +421,11 @@ def no_quarantined_rows(scope: Scope) -> Outcome:
 
 
 def no_unknown_columns(scope: Scope) -> Outcome:
-    """Upstream columns sql/ does not declare, in the raw answers the table now holds."""
+    """Upstream columns sql/ does not declare, in the raw answers the table now holds (read
+    from the raw file under the writer lock)."""
     raw = table_spec(f"raw_{scope.spec.api}").name
     count, sample = _offenders(
-        WarehouseWriter.from_settings(scope.settings),  # the raw layer is not published
+        WarehouseWriter.from_settings(scope.settings),
         f"SELECT k AS column_name, count(*) AS raw_rows, min(r.partition_key) AS first_partition "
         f"FROM {raw} r JOIN meta_partition_latest l ON l.table_name = '{raw}' "
         "AND l.partition_key = r.partition_key AND r.raw_id BETWEEN l.raw_id_min AND l.raw_id_max, "

@@ -89,6 +89,7 @@ def test_killed_backfill_resumes_without_refetching(
     sim.set_faults({})
     assert materialize_cli(env, selection, "--partition-range", span).wait(timeout=300) == 0
     assert sim.stats()["daily"] == len(keys) - received, "an answer already received was refetched"
+    assert not list((home / "spool").rglob("*.json")), "answers written stay in the spool"
     monkeypatch.setenv("TWILIGHT_HOME", str(home))
     reset_settings()
     assert get_settings().home == home

@@ -21,13 +21,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+import pandas as pd
 from dagster import DagsterInstance
 
-from tests.warehouse.conftest import query_warehouse
 from twilight_app.instance import DAGSTER_YAML
 from twilight_assets.runner import materialize_tables
 from twilight_resources.settings import reset_settings
 from twilight_resources.warehouse import WarehouseReader
+from twilight_resources.warehouse.rawfile import raw_path
 from twilight_sim.server import SimServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,14 +107,25 @@ def checksums(home: Path, tables: Sequence[str] = (*REFERENCE, *BACKFILL)) -> di
     return out
 
 
+def raw_query(home: Path, sql: str) -> pd.DataFrame:
+    """``sql`` over the raw file (no snapshot holds it), the warehouse file attached as ``wh``;
+    for tests only, once no writer runs."""
+    warehouse = home / "warehouse" / "warehouse.duckdb"
+    conn = duckdb.connect(str(raw_path(warehouse)), read_only=True)
+    try:
+        conn.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
+        return conn.execute(sql).df()
+    finally:
+        conn.close()
+
+
 def raw_checksums(home: Path, tables: Sequence[str] = BACKFILL) -> dict[str, TableSum]:
     """Like :func:`checksums` for the raw tables, without when and under which id a row was
     fetched: a rerun's fetch time differs, its rows must not."""
     out = {}
     for api in tables:
-        frame = query_warehouse(
-            home / "warehouse" / "warehouse.duckdb",
-            f"SELECT * EXCLUDE (raw_id, fetched_at) FROM raw_{api} ORDER BY ALL",
+        frame = raw_query(
+            home, f"SELECT * EXCLUDE (raw_id, fetched_at) FROM raw_{api} ORDER BY ALL"
         )
         text = frame.to_csv(index=False)
         out[api] = TableSum(len(frame), hashlib.sha256(text.encode()).hexdigest())
@@ -144,13 +157,13 @@ def resumable_calls(sim: SimServer) -> int:
 
 
 def held_partitions(home: Path) -> int:
-    """Partitions of the resumable tables the warehouse holds."""
-    with WarehouseReader(home / "warehouse" / "warehouse.duckdb") as reader:
-        frame = reader.query(
-            "SELECT count(DISTINCT (table_name, partition_key)) AS n FROM meta_partition_latest "
-            "WHERE list_contains(?, table_name)",
-            [[f"raw_{api}" for api in RESUMABLE]],
-        )
+    """Partitions of the resumable tables the raw file holds."""
+    tables = ", ".join(f"'raw_{api}'" for api in RESUMABLE)
+    frame = raw_query(
+        home,
+        "SELECT count(DISTINCT (table_name, partition_key)) AS n FROM meta_partition_latest "
+        f"WHERE table_name IN ({tables})",
+    )
     return int(frame["n"].iloc[0])
 
 

@@ -1,5 +1,7 @@
-"""The read snapshot of a committed raw write fails half-way (the disk fills up, or the process
+"""The read snapshot after a committed write fails half-way (the disk fills up, or the process
 is killed); the rerun finishes the job with no duplicate raw row and no ledger entry twice.
+Raw writes publish nothing (the raw file is in no snapshot), so the first publish to fail is the
+normalized write's, after its raw write committed.
 
 On a full disk (ENOSPC) the run fails clearly, the half generation is removed, and the rerun
 publishes the held write before it decides what to fetch. After a kill nothing marks the write
@@ -26,15 +28,15 @@ from tests.reliability.harness import (
     platform,
     platform_env,
     raw_checksums,
+    raw_query,
     report,
     resumable_calls,
 )
-from tests.warehouse.conftest import query_warehouse
 from twilight_assets.runner import materialize_tables
 from twilight_resources.settings import get_settings
-from twilight_resources.warehouse import WarehouseReader
 from twilight_resources.warehouse import snapshots as snapshots_module
 from twilight_resources.warehouse.connections import connect
+from twilight_resources.warehouse.rawfile import raw_path
 from twilight_resources.warehouse.snapshots import TMP_PREFIX, snapshot_dir
 from twilight_sim.server import SimServer
 
@@ -68,8 +70,8 @@ FAULTS = {
 
 
 def _committed_raw_rows(warehouse: Path) -> int:
-    """Raw rows in the warehouse file itself (no snapshot holds them)."""
-    conn = connect(warehouse, read_only=True)
+    """Raw rows in the raw file (no snapshot holds them)."""
+    conn = connect(raw_path(warehouse), read_only=True)
     try:
         return sum(
             conn.execute(f"SELECT count(*) FROM raw_{api}").fetchone()[0] for api in BACKFILL
@@ -78,19 +80,19 @@ def _committed_raw_rows(warehouse: Path) -> int:
         conn.close()
 
 
-def _doubled(warehouse: Path, reader: WarehouseReader) -> dict[str, int]:
+def _doubled(home: Path) -> dict[str, int]:
     """Per raw table: rows stored more than once, and partitions with more than one ledger row."""
     out = {}
     for api in BACKFILL:
-        rows = query_warehouse(  # the raw layer is not published
-            warehouse,
+        rows = raw_query(
+            home,
             f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * EXCLUDE (raw_id, "
             f"fetched_at) FROM raw_{api})) AS n FROM raw_{api}",
         )["n"].iloc[0]
-        ledger = reader.query(
+        ledger = raw_query(
+            home,
             "SELECT count(*) - count(DISTINCT partition_key) AS n FROM meta_partition_ledger "
-            "WHERE table_name = ?",
-            [f"raw_{api}"],
+            f"WHERE table_name = 'raw_{api}'",
         )["n"].iloc[0]
         out[f"raw_{api}"], out[f"ledger_raw_{api}"] = int(rows), int(ledger)
     return out
@@ -124,8 +126,7 @@ def test_rerun_after_failed_publish_leaves_no_duplicate(
         assert all(r.success for r in materialize_tables(list(BACKFILL), instance))
         calls = resumable_calls(clean_sim)
         sums, raw = checksums(home), raw_checksums(home)
-        with WarehouseReader(warehouse) as reader:
-            doubled = _doubled(warehouse, reader)
+        doubled = _doubled(home)
         partitions = held_partitions(home)
     mismatches = compare(reference, sums) + [f"raw_{a}" for a in compare(reference_raw, raw)]
     report(

@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,8 +13,6 @@ import pytest
 
 from tests.conftest import SHARED_FIXTURES as FIXTURES
 from twilight_resources.warehouse import WarehouseWriter
-from twilight_resources.warehouse.connections import connect
-from twilight_resources.warehouse.locking import write_lock
 
 REPO = Path(__file__).resolve().parents[2]
 # Columns the author of the index_weight fixture added (SOURCES.md); not Tushare fields.
@@ -75,17 +71,6 @@ def start_worker(*args: str) -> subprocess.Popen[str]:
         text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
-
-
-def query_warehouse(path: Path, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-    """A query on the writer's own file, queued behind writers: the raw layer is never
-    published, so readers of snapshots do not see it."""
-    with write_lock(path, 60.0):
-        conn = connect(path, read_only=True)
-        try:
-            return conn.execute(sql, params).df()
-        finally:
-            conn.close()
 
 
 @pytest.fixture

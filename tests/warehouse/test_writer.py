@@ -16,6 +16,7 @@ from twilight_resources.warehouse import (
     WarehouseWriter,
     normalize_frame,
 )
+from twilight_resources.warehouse.rawfile import raw_path
 
 
 def query(warehouse: Path, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -27,8 +28,9 @@ def query(warehouse: Path, sql: str, params: list | None = None) -> pd.DataFrame
 
 
 def ledger(warehouse: Path, table: str) -> pd.DataFrame:
+    """The ledger rows of ``table``, from the file that holds it."""
     return query(
-        warehouse,
+        raw_path(warehouse) if table.startswith("raw_") else warehouse,
         "SELECT * FROM meta_partition_ledger WHERE table_name = ? ORDER BY write_id, partition_key",
         [table],
     )
@@ -92,7 +94,7 @@ def test_raw_append_keeps_history_and_loads_latest_fetch(
     refetch = raw[raw["partition_key"] == "20241231"].drop(columns="surprise").head(1)
     writer.write("raw_daily", refetch.assign(close="1.0"), ["20241231"])
 
-    stored = query(warehouse, "SELECT * FROM raw_daily ORDER BY raw_id")
+    stored = query(raw_path(warehouse), "SELECT * FROM raw_daily ORDER BY raw_id")
     assert stored["raw_id"].tolist() == [1, 2, 3, 4, 5]
     assert stored["extra_fields"].iloc[0] == '{"surprise":"drift"}'
     assert pd.isna(stored["extra_fields"].iloc[4])
@@ -221,7 +223,7 @@ def test_every_fixture_file_lands_in_both_layers(warehouse: Path) -> None:
         expected[api] = result.table_rows
     for api, rows in expected.items():
         assert query(warehouse, f"SELECT count(*) AS n FROM normalized_{api}")["n"].item() == rows
-    extra = query(warehouse, "SELECT DISTINCT extra_fields FROM raw_index_weight LIMIT 1")
+    extra = query(raw_path(warehouse), "SELECT DISTINCT extra_fields FROM raw_index_weight LIMIT 1")
     assert set(json.loads(extra["extra_fields"].item())) == {"prev", "pct_chg"}
 
 
@@ -240,7 +242,7 @@ def test_only_rows_with_a_new_column_carry_it(writer: WarehouseWriter, warehouse
     raw["partition_key"] = "20241231"
     raw["surprise"] = ["drift", None]
     writer.write("raw_daily", raw, ["20241231"])
-    extras = query(warehouse, "SELECT extra_fields FROM raw_daily ORDER BY raw_id")
+    extras = query(raw_path(warehouse), "SELECT extra_fields FROM raw_daily ORDER BY raw_id")
     assert extras["extra_fields"].iloc[0] == '{"surprise":"drift"}'
     assert pd.isna(extras["extra_fields"].iloc[1])
 
@@ -270,7 +272,9 @@ def test_the_same_raw_fetch_is_written_once(writer: WarehouseWriter, warehouse: 
     refetched = _fetch(["20240603"], "2024-06-05 09:00", "11.0")
     newer = writer.write("raw_daily", refetched, ["20240603"])
     assert newer.inserted == 2
-    stored = query(warehouse, "SELECT partition_key, count(*) AS n FROM raw_daily GROUP BY ALL")
+    stored = query(
+        raw_path(warehouse), "SELECT partition_key, count(*) AS n FROM raw_daily GROUP BY ALL"
+    )
     assert dict(zip(stored["partition_key"], stored["n"], strict=True)) == {
         "20240603": 4, "20240604": 2, "20240605": 2,
     }  # fmt: skip

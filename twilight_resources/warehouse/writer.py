@@ -8,6 +8,9 @@ it changed (``parts``). After the commit the writer checkpoints and publishes a 
 those parts, still under the lock so it sees one consistent state (or leaves that to the next
 writer in the queue, see ``snapshots``). Tables are not kept sorted here: the snapshot parts
 are written in key order, which is what readers scan.
+
+Raw tables live in their own file (``rawfile``), written and read under the same lock; a raw
+write publishes nothing, since readers never see the raw layer.
 """
 
 from __future__ import annotations
@@ -25,10 +28,16 @@ import pandas as pd
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse import parts, statement_rows
 from twilight_resources.warehouse.frames import utc_now
-from twilight_resources.warehouse.ledger import PartitionCounts, allocate, record_write
+from twilight_resources.warehouse.ledger import (
+    PARTITIONS_SQL,
+    PartitionCounts,
+    allocate,
+    record_write,
+)
 from twilight_resources.warehouse.locking import connect_writable, write_lock, writers_waiting
 from twilight_resources.warehouse.normalize import NormalizedBatch
 from twilight_resources.warehouse.raw import append_raw, load_latest
+from twilight_resources.warehouse.rawfile import drop_moved, left_in_main, open_raw, raw_path
 from twilight_resources.warehouse.schema import TableSpec, apply_ddl, table_spec
 from twilight_resources.warehouse.snapshots import SnapshotInfo, defer_locked, publish_locked
 from twilight_resources.warehouse.upsert import CLASSIFIED, INSERT, UPDATE, upsert_normalized
@@ -62,7 +71,8 @@ class WriteResult:
 
 
 class WarehouseWriter:
-    """Writes raw appends and normalized upserts into one DuckDB file, one transaction each."""
+    """Writes raw appends (into the raw file) and normalized upserts (into the warehouse file),
+    one transaction each."""
 
     def __init__(
         self,
@@ -75,6 +85,7 @@ class WarehouseWriter:
         keep_snapshots: int = 2,
     ) -> None:
         self.path = Path(path)
+        self.raw_path = raw_path(self.path)
         self.config = {"memory_limit": memory_limit, "threads": str(threads)}
         self.lock_timeout = lock_timeout
         self.publish = publish
@@ -96,20 +107,33 @@ class WarehouseWriter:
         """An open, schema-current connection; the caller holds the writer lock."""
         conn = connect_writable(self.path, self.config, self.lock_timeout)
         try:
+            if left_in_main(conn):  # a single-file warehouse: move its raw layer
+                conn.close()
+                with self._raw_connection():
+                    pass
+                conn = connect_writable(self.path, self.config, self.lock_timeout)
+                drop_moved(conn)
+                conn.execute("CHECKPOINT")
             apply_ddl(conn)
             statement_rows.ensure(conn)  # a new warehouse, an upgrade, a column added
             yield conn
         finally:
             conn.close()
 
-    def _publish(
-        self, conn: duckdb.DuckDBPyConnection, *, defer: bool = False
-    ) -> SnapshotInfo | None:
-        """Publish a read snapshot, unless ``defer`` or another writer is queued: then the
-        next write publishes both."""
+    @contextmanager
+    def _raw_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The raw file, schema-current; the caller holds the writer lock."""
+        conn = open_raw(self.path, self.config, self.lock_timeout)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _publish(self, conn: duckdb.DuckDBPyConnection) -> SnapshotInfo | None:
+        """Publish a read snapshot, unless another writer is queued: it publishes both."""
         if not self.publish:
             return None
-        if defer or writers_waiting(self.path):
+        if writers_waiting(self.path):
             defer_locked(self.path)
             return None
         try:
@@ -140,8 +164,10 @@ class WarehouseWriter:
         spec = table_spec(table)
         keys = tuple(dict.fromkeys(partition_keys)) or (UNPARTITIONED,)
         frame, rejects = data if isinstance(data, NormalizedBatch) else (data, None)
-        if spec.layer == "raw" and rejects is not None:
-            raise ValueError("rejects belong to normalized tables, not raw ones")
+        if spec.layer == "raw":
+            if rejects is not None:
+                raise ValueError("rejects belong to normalized tables, not raw ones")
+            return self._write_raw(spec, frame, keys, run_id, asset_key, started)
         with write_lock(self.path, self.lock_timeout, writer=True):
             locked = time.monotonic()
             with self._connection() as conn:
@@ -150,9 +176,7 @@ class WarehouseWriter:
                 conn.execute("CHECKPOINT")
                 published = time.monotonic()
                 try:
-                    # A raw write changes only bookkeeping readers see (the raw layer is not
-                    # published); the normalized write that follows it publishes both.
-                    snapshot = self._publish(conn, defer=spec.layer == "raw")
+                    snapshot = self._publish(conn)
                 except OSError as exc:
                     raise PublishError(
                         f"write {write_id} to {table} is committed, but publishing the read "
@@ -173,6 +197,51 @@ class WarehouseWriter:
             **{f: sum(getattr(c, f) for c in counts.values()) for f in _TOTALS},
         )
 
+    def _write_raw(
+        self,
+        spec: TableSpec,
+        frame: pd.DataFrame,
+        keys: tuple[str, ...],
+        run_id: str | None,
+        asset_key: str | None,
+        started: float,
+    ) -> WriteResult:
+        """Append to the raw file. Not queued as a publishing writer: it changes nothing
+        readers see, so a writer ahead of it still publishes."""
+        with write_lock(self.path, self.lock_timeout):
+            locked = time.monotonic()
+            with self._raw_connection() as conn:
+                now = utc_now()
+                with _atomic(conn):
+                    write_id = allocate(conn, "write_id", 1)
+                    counts = append_raw(conn, spec, frame, keys, fetched_default=now)
+                    record_write(
+                        conn,
+                        table=spec.name,
+                        write_id=write_id,
+                        written_at=now,
+                        counts=counts,
+                        run_id=run_id,
+                        asset_key=asset_key,
+                    )
+                held = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()
+                table_rows = int(held[0]) if held else 0
+            # No CHECKPOINT: nothing copies the raw file, and closing it checkpoints anyway.
+            file_bytes = self.raw_path.stat().st_size
+        done = time.monotonic()
+        return WriteResult(
+            table=spec.name,
+            partition_keys=keys,
+            write_id=write_id,
+            table_rows=table_rows,
+            file_bytes=file_bytes,
+            snapshot=None,
+            seconds=done - started,
+            lock_wait_seconds=locked - started,
+            publish_seconds=0.0,
+            **{f: sum(getattr(c, f) for c in counts.values()) for f in _TOTALS},
+        )
+
     def _commit(
         self,
         conn: duckdb.DuckDBPyConnection,
@@ -183,30 +252,28 @@ class WarehouseWriter:
         run_id: str | None,
         asset_key: str | None,
     ) -> tuple[int, dict[str, PartitionCounts]]:
-        """Data + ledger in one transaction; returns the write id and per-partition counts."""
+        """Normalized data + ledger in one transaction; returns the write id and per-partition
+        counts."""
         now = utc_now()
         with _atomic(conn):
             write_id = allocate(conn, "write_id", 1)
-            if spec.layer == "raw":
-                counts = append_raw(conn, spec, frame, keys, fetched_default=now)
-            else:
-                counts = upsert_normalized(
-                    conn,
-                    spec,
-                    frame,
-                    keys,
-                    rejects=rejects,
-                    now=now,
-                    write_id=write_id,
-                    run_id=run_id,
-                )
-                if not frame.empty:
-                    changed = f"_action IN ({INSERT}, {UPDATE})"
-                    parts.mark_rows(conn, spec.name, CLASSIFIED, changed)
-                    if spec.name in statement_rows.SOURCES:
-                        statement_rows.refresh(conn, spec.name)
-                if rejects is not None and not rejects.empty:
-                    parts.mark_whole(conn, ("meta_quarantine",))
+            counts = upsert_normalized(
+                conn,
+                spec,
+                frame,
+                keys,
+                rejects=rejects,
+                now=now,
+                write_id=write_id,
+                run_id=run_id,
+            )
+            if not frame.empty:
+                changed = f"_action IN ({INSERT}, {UPDATE})"
+                parts.mark_rows(conn, spec.name, CLASSIFIED, changed)
+                if spec.name in statement_rows.SOURCES:
+                    statement_rows.refresh(conn, spec.name)
+            if rejects is not None and not rejects.empty:
+                parts.mark_whole(conn, ("meta_quarantine",))
             parts.mark_whole(conn, ("meta_partition_ledger", "meta_counters"))
             record_write(
                 conn,
@@ -242,19 +309,25 @@ class WarehouseWriter:
         spec = table_spec(table)
         if spec.layer != "raw":
             raise ValueError(f"{table} is not a raw table")
-        with write_lock(self.path, self.lock_timeout), self._connection() as conn:
+        with write_lock(self.path, self.lock_timeout), self._raw_connection() as conn:
             return load_latest(conn, spec, partition_keys)
 
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        """A query on the warehouse file itself, queued behind writers: for the raw layer,
-        which snapshots do not hold."""
-        with write_lock(self.path, self.lock_timeout), self._connection() as conn:
+    def raw_partitions(self, table: str) -> pd.DataFrame:
+        """The latest raw ledger row of each partition of ``table`` (what was fetched)."""
+        return self.query_raw(PARTITIONS_SQL, [table_spec(table).name])
+
+    def query_raw(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """A query of the raw file, under the writer lock (raw is in no snapshot)."""
+        with write_lock(self.path, self.lock_timeout), self._raw_connection() as conn:
             return conn.execute(sql, params).df()
 
     def load_table(self, table: str) -> pd.DataFrame:
         """A whole table, read under the writer lock (exact, unlike a possibly older snapshot)."""
         spec = table_spec(table)
-        with write_lock(self.path, self.lock_timeout), self._connection() as conn:
+        opened = self._raw_connection if spec.layer == "raw" else self._connection
+        with write_lock(self.path, self.lock_timeout), opened() as conn:
             return conn.execute(f"SELECT * FROM {spec.name}").df()
 
 
