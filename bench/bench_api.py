@@ -31,7 +31,6 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -52,12 +51,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_backfill import dagster, start_sim, trade_dates  # noqa: E402
 from bench_warehouse import STOCKS, build_base, rows_for  # noqa: E402
 
+from twilight_app.instance import DAGSTER_YAML  # noqa: E402
 from twilight_resources.priority import lower_priority  # noqa: E402
 from twilight_resources.processes import spawn_session, stop_session  # noqa: E402
 from twilight_resources.settings import get_settings  # noqa: E402
 from twilight_resources.warehouse import WarehouseWriter, statement_rows, table_spec  # noqa: E402
 from twilight_resources.warehouse.connections import connect  # noqa: E402
-from twilight_resources.warehouse.frames import utc_now  # noqa: E402
 from twilight_resources.warehouse.snapshots import publish_snapshot, read_pointer  # noqa: E402
 from twilight_serve.auth import TokenStore  # noqa: E402
 
@@ -99,11 +98,9 @@ def build_fundamentals(path: Path, periods: int) -> None:
             "range(2) AS v(v) WHERE v = 0 OR hash(s, e) % 1000 < ? ORDER BY e, v, s",
             [STOCKS, int(RESTATED_SHARE * 1000)],
         )
-    statement_rows.rebuild(conn, utc_now())
+    statement_rows.rebuild(conn)
     conn.execute("CHECKPOINT")
     conn.close()
-    for table in STATEMENT_TABLES:
-        WarehouseWriter(path, publish=False).resort(f"normalized_{table}")
 
 
 def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -265,8 +262,6 @@ def run(work: Path, args: argparse.Namespace) -> None:
     warehouse.parent.mkdir(parents=True)
     begin = time.perf_counter()
     days = build_base(warehouse, args.base_rows)
-    # What the writer's re-sort leaves behind: rows in key order, so one stock is a few blocks.
-    WarehouseWriter(warehouse, publish=False).resort("normalized_daily")
     if args.fundamentals_periods:
         build_fundamentals(warehouse, args.fundamentals_periods)
     info = publish_snapshot(warehouse)
@@ -320,7 +315,7 @@ def during_backfill(work: Path, home: Path, args: argparse.Namespace, slice_: Ca
         DAGSTER_HOME=str(home / "dagster"),
     )
     (home / "dagster").mkdir(parents=True, exist_ok=True)
-    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster")
+    (home / "dagster" / "dagster.yaml").write_bytes(DAGSTER_YAML.read_bytes())
     sim = start_sim(sim_args, sim_port)
     try:
         dagster(["raw/trade_cal", "normalized/trade_cal"])

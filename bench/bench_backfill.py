@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import os
+import resource
 import secrets
 import signal
 import subprocess
@@ -40,8 +42,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from twilight_app.instance import DAGSTER_YAML
 from twilight_assets.backfill import LAYERS
 from twilight_resources.processes import spawn_session
+
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
 
 def start_sim(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
@@ -69,8 +74,8 @@ def start_sim(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
 
 @contextlib.contextmanager
 def instance_config(home: Path, postgres: str | None) -> Iterator[None]:
-    """The repo's dagster.yaml, on a throwaway Postgres database if one is asked for."""
-    config = (Path(__file__).resolve().parents[1] / "dagster.yaml").read_text()
+    """The embedded dagster.yaml, on a throwaway Postgres database if one is asked for."""
+    config = DAGSTER_YAML.read_text(encoding="utf-8")
     if postgres is None:
         (home / "dagster.yaml").write_text(config)
         yield
@@ -139,6 +144,41 @@ def twilight_backfill(args: argparse.Namespace) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
+def adopt_orphans() -> None:
+    """Become the reaper of every descendant whose parent exits before it.
+
+    A run's forkserver (the parent of its step processes) outlives the run's process and is
+    never waited for by it: without this, its CPU and its steps' would be counted nowhere.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def reap_orphans(keep: int, timeout_s: float = 60.0) -> None:
+    """Wait for every child but ``keep`` (the simulator), orphans adopted meanwhile included."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        children = {
+            int(pid)
+            for task in Path("/proc/self/task").iterdir()
+            for pid in (task / "children").read_text().split()
+        } - {keep}
+        if not children:
+            return
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.1)
+    raise SystemExit(f"processes of the backfill still running after {timeout_s:.0f} s")
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of every reaped descendant (the simulator, still running, is not one)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def journal_pushback(home: Path) -> tuple[int, float]:
     """Refusals the client journalled, and wall seconds the token was paused (from the budget)."""
     import sqlite3
@@ -201,6 +241,7 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    adopt_orphans()
     sim = start_sim(args, args.port)
     try:
         dagster(["raw/trade_cal", "normalized/trade_cal"])
@@ -208,11 +249,14 @@ def run(args: argparse.Namespace) -> None:
         keys = sorted(k for k in trade_dates() if args.start <= k <= args.end)
         selection = [f"{layer}/{t}" for t in args.tables.split(",") for layer in LAYERS]
         started, epoch = time.monotonic(), time.time()
+        cpu_before = children_cpu_s()
         if args.single_run:
             dagster(selection, "--partition-range", f"{keys[0]}...{keys[-1]}")
         else:
             twilight_backfill(args)
         wall = time.monotonic() - started
+        reap_orphans(keep=sim.pid)
+        pipeline_cpu = children_cpu_s() - cpu_before
         steps = phases(epoch)
         stats = httpx.get(f"http://127.0.0.1:{args.port}/_sim/stats").json()
     finally:
@@ -242,6 +286,12 @@ def run(args: argparse.Namespace) -> None:
         f"per API{throttle}"
     )
     print(f"upstream calls: {sum(calls.values())} ({calls}), rows: {stats['total_rows']}")
+    n_calls, n_rows = sum(answered.values()), sum(stats["rows"].get(api, 0) for api in calls)
+    print(
+        f"pipeline CPU (the backfill's process tree, not the simulator): {pipeline_cpu:.1f} s; "
+        f"{pipeline_cpu / max(n_calls, 1) * 1e3:.1f} ms a call, "
+        f"{pipeline_cpu / max(n_rows, 1) * 1e6:.1f} us a row (target: 60 ms a 5,000-row call)"
+    )
     print(
         f"answered once each: {answered}; refused: {sum(refused.values())} "
         f"({stats['refused'] or 0}); token paused {pushback[1]:.0f} s (wall) over "

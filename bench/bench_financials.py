@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 from bench_backfill import dagster, start_sim
 
+from twilight_app.instance import DAGSTER_YAML
 from twilight_sim.fields import ROW_CAPS
 
 T3 = ("income", "balancesheet", "cashflow", "fina_indicator", "forecast", "express")
@@ -61,7 +62,7 @@ def run_mode(mode: str, stocks: int, args: argparse.Namespace) -> None:
         DAGSTER_HOME=str(home / "dagster"),
     )
     (home / "dagster").mkdir(parents=True)
-    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster")
+    (home / "dagster" / "dagster.yaml").write_bytes(DAGSTER_YAML.read_bytes())
     sim = start_sim(argparse.Namespace(**{**vars(args), "stocks": stocks}), args.port)
     try:
         dagster(["raw/trade_cal", "normalized/trade_cal"])

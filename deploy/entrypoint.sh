@@ -2,12 +2,12 @@
 # Container entry point: put the Dagster instance config in place, then run the command.
 #
 # With TWILIGHT_PG_HOST set the instance is deploy/dagster.yaml (Postgres: run queue, pools,
-# run monitoring); without it, the repo's dagster.yaml (the embedded SQLite default) under
-# $DAGSTER_HOME. The daemon also sets the "tushare" pool's limit, since pool limits live in the
+# run monitoring); without it, the installed package's dagster.yaml (the embedded SQLite
+# default) under $DAGSTER_HOME. The daemon also sets the "tushare" pool's limit, since pool limits live in the
 # instance's storage rather than in dagster.yaml.
 set -eu
 
-APP="${TWILIGHT_APP_DIR:-/opt/twilight}"  # the image's copy of the repository
+APP="${TWILIGHT_APP_DIR:-/opt/twilight}"  # the image's deploy/ lives here
 : "${DAGSTER_HOME:=${TWILIGHT_HOME:-/data}/dagster}"
 export DAGSTER_HOME
 mkdir -p "$DAGSTER_HOME" "${TWILIGHT_HOME:-/data}/logs"
@@ -17,7 +17,8 @@ if [ -n "${TWILIGHT_PG_HOST:-}" ]; then
     export TWILIGHT_PG_PORT TWILIGHT_PG_USER TWILIGHT_PG_DB
     cp "$APP/deploy/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
 else
-    cp "$APP/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+    python -c 'import sys, twilight_app.instance as i
+sys.stdout.buffer.write(i.DAGSTER_YAML.read_bytes())' >"$DAGSTER_HOME/dagster.yaml"
 fi
 
 if [ "${1:-}" = "dagster-daemon" ]; then

@@ -8,21 +8,22 @@ all use the instance that holds the calendar's dynamic partitions.
 from __future__ import annotations
 
 import os
-import shutil
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from twilight_resources.settings import TwilightSettings
 
-# The embedded default instance config (SQLite), shipped at the repository's root.
-DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+# The embedded default instance config (SQLite), shipped as package data.
+DAGSTER_YAML: Traversable = files("twilight_app") / "dagster.yaml"
 
 
 def prepare_dagster_home(settings: TwilightSettings) -> Path:
-    """Create the instance directory (with the repo's dagster.yaml) and export DAGSTER_HOME."""
+    """Create the instance directory (with the embedded dagster.yaml) and export DAGSTER_HOME."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists() and DAGSTER_YAML.is_file():
-        shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_bytes(DAGSTER_YAML.read_bytes())
     os.environ["DAGSTER_HOME"] = str(home)
     # dagster dev creates backfill runs without importing the code location: see definitions.py.
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")

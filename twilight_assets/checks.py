@@ -27,12 +27,6 @@ from dagster import (
     MetadataValue,
     multi_asset_check,
 )
-from dagster._core.errors import DagsterInvalidPropertyError
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 
 from twilight_resources.calendar import from_key
 from twilight_resources.catalog import CATALOG, Catalog, CatalogError, Grain, Table
@@ -41,6 +35,7 @@ from twilight_resources.warehouse import (
     SnapshotUnavailableError,
     TableSpec,
     WarehouseReader,
+    WarehouseWriter,
     table_spec,
 )
 from twilight_resources.warehouse.io_manager import markdown_table
@@ -73,17 +68,12 @@ DAILY = table_spec("normalized_daily").name
 
 
 def run_dates(context: AssetCheckExecutionContext | None) -> tuple[str, str] | None:
-    """The run's partition keys as (first, last), from its tags; None if it has none (or if
-    the check is invoked directly, outside a run)."""
-    try:
-        tags = context.run.tags if context is not None else {}
-    except DagsterInvalidPropertyError:
+    """The run's partition keys as (first, last); None if it has none (an unpartitioned run,
+    or a check invoked directly without a partition)."""
+    if context is None or not (context.has_partition_key or context.has_partition_key_range):
         return None
-    if PARTITION_NAME_TAG in tags:
-        return tags[PARTITION_NAME_TAG], tags[PARTITION_NAME_TAG]
-    if ASSET_PARTITION_RANGE_START_TAG in tags:
-        return tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]
-    return None
+    keys = context.partition_key_range
+    return keys.start, keys.end
 
 
 @dataclass(frozen=True)
@@ -153,14 +143,21 @@ def _scalar(reader: WarehouseReader, sql: str, params: Mapping[str, Any] | None 
 
 
 def _offenders(
-    reader: WarehouseReader, sql: str, order: str, params: Mapping[str, Any] | None = None
+    reader: WarehouseReader | WarehouseWriter,
+    sql: str,
+    order: str,
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[int, pd.DataFrame]:
-    """How many rows ``sql`` returns, and the first few by ``order`` (dates as text)."""
-    frame = reader.query(
+    """How many rows ``sql`` returns, and the first few by ``order`` (dates as text). A writer
+    queries the raw file, which no snapshot holds."""
+    sampled = (
         f"SELECT * FROM (SELECT *, count(*) OVER () AS _offending FROM ({sql})) "
-        f"ORDER BY {order} LIMIT {SAMPLE_ROWS}",
-        dict(params) if params else None,
+        f"ORDER BY {order} LIMIT {SAMPLE_ROWS}"
     )
+    if isinstance(reader, WarehouseWriter):
+        frame = reader.query_raw(sampled, dict(params) if params else None)
+    else:
+        frame = reader.query(sampled, dict(params) if params else None)
     count = int(frame["_offending"].iloc[0]) if len(frame) else 0
     frame = frame.drop(columns="_offending")
     for column in frame.columns:
@@ -424,10 +421,11 @@ def no_quarantined_rows(scope: Scope) -> Outcome:
 
 
 def no_unknown_columns(scope: Scope) -> Outcome:
-    """Upstream columns sql/ does not declare, in the raw answers the table now holds."""
+    """Upstream columns sql/ does not declare, in the raw answers the table now holds (read
+    from the raw file under the writer lock)."""
     raw = table_spec(f"raw_{scope.spec.api}").name
     count, sample = _offenders(
-        scope.reader,
+        WarehouseWriter.from_settings(scope.settings),
         f"SELECT k AS column_name, count(*) AS raw_rows, min(r.partition_key) AS first_partition "
         f"FROM {raw} r JOIN meta_partition_latest l ON l.table_name = '{raw}' "
         "AND l.partition_key = r.partition_key AND r.raw_id BETWEEN l.raw_id_min AND l.raw_id_max, "
@@ -500,25 +498,31 @@ def run_probe(
     name: str,
     dates: tuple[str, str] | None = None,
     grain: Grain | None = None,
+    reader: WarehouseReader | None = None,
 ) -> AssetCheckResult:
     """Run ``probe`` on the newest snapshot (the run's ``dates`` of a trade-date table, else
-    the whole table); no rows passes. ``grain`` defaults to the table's in the catalog."""
+    the whole table); no rows passes. ``grain`` defaults to the table's in the catalog.
+
+    ``reader``: one the caller keeps open for several probes (a snapshot opened once, not
+    once per probe); by default one of its own."""
     settings = get_settings()
+    if reader is None:
+        with WarehouseReader.from_settings(settings, pool_size=1) as own:
+            return run_probe(spec, probe, name, dates, grain, own)
     if grain is None and spec.api in CATALOG:
         grain = CATALOG[spec.api].grain
     asset_key = AssetKey(["normalized", spec.api])
-    with WarehouseReader.from_settings(settings, pool_size=1) as reader:
-        try:
-            generation = reader.snapshot_info().generation
-        except SnapshotUnavailableError:
-            return AssetCheckResult(
-                asset_key=asset_key,
-                check_name=name,
-                passed=True,
-                description=f"{spec.name}: no rows yet (no snapshot published)",
-            )
-        scope = Scope.of(reader, spec, settings, dates, grain)
-        outcome = probe(scope) if scope.rows else Outcome(True, f"{spec.name}: no rows yet")
+    try:
+        generation = reader.snapshot_info().generation
+    except SnapshotUnavailableError:
+        return AssetCheckResult(
+            asset_key=asset_key,
+            check_name=name,
+            passed=True,
+            description=f"{spec.name}: no rows yet (no snapshot published)",
+        )
+    scope = Scope.of(reader, spec, settings, dates, grain)
+    outcome = probe(scope) if scope.rows else Outcome(True, f"{spec.name}: no rows yet")
     checked = f"{scope.dates[0]}..{scope.dates[1]}" if scope.dates else "whole table"
     return AssetCheckResult(
         asset_key=asset_key,
@@ -555,8 +559,9 @@ def build_table_checks(entry: Table, kinds: Sequence[CheckKind]) -> AssetChecksD
     )
     def _checks(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
         dates = run_dates(context)
-        for kind in chosen:
-            yield run_probe(spec, kind.probe, kind.name, dates, entry.grain)
+        with WarehouseReader.from_settings(get_settings(), pool_size=1) as reader:
+            for kind in chosen:
+                yield run_probe(spec, kind.probe, kind.name, dates, entry.grain, reader)
 
     return _checks
 

@@ -1,27 +1,24 @@
-"""What the warehouse already holds, read from the partition ledger of the published snapshot."""
+"""What the raw layer already holds, read from the raw file's partition ledger."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from twilight_resources.settings import TwilightSettings
-from twilight_resources.warehouse import WarehouseReader
-from twilight_resources.warehouse.snapshots import publish_deferred, read_pointer
+from twilight_resources.warehouse import WarehouseWriter
 
 
 def fetched_partitions(settings: TwilightSettings, table: str, keys: Sequence[str]) -> set[str]:
-    """Keys of ``table`` whose latest fetch returned rows; empty before the first snapshot.
+    """Keys of raw ``table`` whose latest fetch returned rows; empty before the first write.
 
     A fetch that came back empty (data not published upstream yet) does not count, so the next
-    run asks again.
+    run asks again. Read under the writer lock from the raw file, which no snapshot holds: a
+    committed write is seen at once, whether or not a snapshot was published after it.
     """
-    # A write whose publish failed is held but in no snapshot yet: publish it before looking,
-    # or it would be fetched and written again.
-    publish_deferred(settings.warehouse_file)
-    if read_pointer(settings.warehouse_file) is None:
+    writer = WarehouseWriter.from_settings(settings)
+    if not writer.path.exists() and not writer.raw_path.exists():
         return set()
-    with WarehouseReader.from_settings(settings) as reader:
-        ledger = reader.partitions(table)
+    ledger = writer.raw_partitions(table)
     wanted = set(keys)
     return {
         k

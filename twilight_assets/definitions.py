@@ -23,11 +23,16 @@ os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
 # Steps mostly wait on the shared upstream budget, not the CPU: letting every raw step of a run
 # fetch at once keeps the budget busy while other steps normalize and write. Step processes fork
 # from a server that imported the code location once, instead of each importing Dagster, pandas
-# and every asset again (seconds per step on a small machine).
+# and every asset again (seconds per step on a small machine); twilight_assets.preload adds what
+# a step imports beyond them.
 executor = multiprocess_executor.configured(
     {
         "max_concurrent": 6,
-        "start_method": {"forkserver": {"preload_modules": ["twilight_assets.definitions"]}},
+        "start_method": {
+            "forkserver": {
+                "preload_modules": ["twilight_assets.definitions", "twilight_assets.preload"]
+            }
+        },
     }
 )
 

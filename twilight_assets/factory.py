@@ -6,7 +6,8 @@ are the same for all eighteen and live here once.
 
 Resume rule: a partition whose latest raw fetch returned rows is not fetched again unless the run
 config says ``refetch: true``; an answer fetched by a run that died before its write is read back
-from the spool. Together they make a rerun of an interrupted backfill spend no call twice. Runs
+from the spool. Together they make a rerun of an interrupted backfill spend no call twice. The
+IO manager deletes the spooled answers of a raw write once it has committed. Runs
 at the same time claim the partitions they fetch (``warehouse.claims``), so overlapping ones do
 not either.
 """
@@ -40,7 +41,7 @@ from twilight_resources.spool import FetchSpool, prune_run_spools
 from twilight_resources.tushare import ApiPressure, TushareClient, TushareRequest, TushareResource
 from twilight_resources.warehouse import NormalizedBatch, normalize_frame, table_spec
 from twilight_resources.warehouse.claims import Owner, PartitionClaims
-from twilight_resources.warehouse.io_manager import PARTITION_KEYS_ATTR
+from twilight_resources.warehouse.raw import RawBatch
 from twilight_resources.warehouse.writer import UNPARTITIONED
 
 Hook = Callable[[AssetExecutionContext, pd.DataFrame], None]
@@ -143,13 +144,14 @@ def fetch_partitions(
     run_scope: str = "",
     ts_codes: Sequence[str] = (),
     claim_as: Owner | None = None,
-) -> tuple[pd.DataFrame, dict[str, int | list[str]]]:
+) -> tuple[RawBatch, dict[str, int]]:
     """Fetch ``keys`` (of a resumable table, only those the warehouse lacks).
 
-    Returns the raw frame and spend figures. ``run_scope`` (the root run id) keys the spool of
-    refresh tables; ``ts_codes`` narrows per-stock calls to those codes. With ``claim_as``, the
-    partitions to fetch are claimed first (waiting while another run fetches some of them); the
-    caller releases the claims once the raw write is done or failed.
+    Returns the raw batch (the partitions fetched, their spool files) and spend figures.
+    ``run_scope`` (the root run id) keys the spool of refresh tables; ``ts_codes`` narrows
+    per-stock calls to those codes. With ``claim_as``, the partitions to fetch are claimed first
+    (waiting while another run fetches some of them); the caller releases the claims once the
+    raw write is done or failed.
     """
     settings = get_settings()
     fetch_all = refetch or table.refresh
@@ -208,14 +210,13 @@ def fetch_partitions(
     raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not raw.empty:
         raw = raw[raw["partition_key"].isin(todo)]
-    raw.attrs[PARTITION_KEYS_ATTR] = todo
-    spend: dict[str, int | list[str]] = {
+    spool_files = tuple(spool.path(r.api_name, r.params) for r in requests)
+    spend = {
         "upstream_calls": len(missing),
         "from_spool": len(requests) - len(missing),
         "skipped_partitions": len(done),
-        "fetched_partitions": todo,
     }
-    return raw, spend
+    return RawBatch(raw, tuple(todo), spool_files), spend
 
 
 def pushback(
@@ -253,12 +254,12 @@ def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
     )
     def raw_asset(
         context: AssetExecutionContext, config: FetchConfig, tushare: TushareResource
-    ) -> pd.DataFrame:
+    ) -> RawBatch:
         keys = _partition_keys(context)
         before = tushare.client.pressure()
         owner = Owner.current(context.run_id)
         try:
-            frame, spend = fetch_partitions(
+            batch, spend = fetch_partitions(
                 table,
                 keys,
                 tushare,
@@ -270,8 +271,6 @@ def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
         except BaseException:  # else the IO manager releases them after the write
             PartitionClaims(get_settings().warehouse_file).release(f"raw_{table.api}", owner)
             raise
-        fetched = spend.pop("fetched_partitions")
-        assert isinstance(fetched, list)  # the keys fetch_partitions fetched
         refusals, paused_s = pushback(before, tushare.client.pressure())
         if refusals:
             context.log.warning(
@@ -280,13 +279,13 @@ def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
             )
         context.add_output_metadata(
             {
-                **{k: MetadataValue.int(v) for k, v in spend.items() if isinstance(v, int)},
-                "partitions_fetched": MetadataValue.int(len(fetched)),
+                **{k: MetadataValue.int(v) for k, v in spend.items()},
+                "partitions_fetched": MetadataValue.int(len(batch.partition_keys)),
                 "rate_refusals": MetadataValue.int(refusals),
                 "paused_seconds": MetadataValue.float(round(float(paused_s), 1)),
             }
         )
-        return frame
+        return batch
 
     @asset(
         key=table.normalized_key,

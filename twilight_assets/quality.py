@@ -157,7 +157,7 @@ def store_diffs(
 ) -> None:
     """Replace the stored rows of the compared stocks and days with ``rows``, atomically."""
     columns = list(table_spec("quality_diff").columns)
-    with WarehouseWriter.from_settings(settings).transaction() as conn:
+    with WarehouseWriter.from_settings(settings).transaction(("quality_diff",)) as conn:
         conn.execute(
             "DELETE FROM quality_diff WHERE trade_date BETWEEN ? AND ? "
             "AND list_contains(CAST(? AS VARCHAR[]), ts_code)",

@@ -15,11 +15,8 @@ from dagster import (
     ExecuteInProcessResult,
     materialize,
 )
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
+from twilight_assets.dagster_shim import partition_range_tags
 from twilight_assets.definitions import defs
 
 
@@ -81,10 +78,7 @@ def materialize_tables(
             keys = keys_in_range(instance, partitions, start, end)
             if not keys:
                 continue
-            tags = {
-                ASSET_PARTITION_RANGE_START_TAG: keys[0],
-                ASSET_PARTITION_RANGE_END_TAG: keys[-1],
-            }
+            tags = partition_range_tags(keys[0], keys[-1])
             if on_group:
                 on_group(name, len(keys))
         elif on_group:

@@ -21,10 +21,8 @@ from dagster import (
     SkipReason,
     define_asset_job,
 )
-from dagster._core.definitions.unresolved_asset_job_definition import (
-    UnresolvedAssetJobDefinition,  # dagster exports no public name for this type
-)
 
+from twilight_assets.dagster_shim import UnresolvedAssetJobDefinition
 from twilight_resources.calendar import (
     MARKET_TZ,
     TradingCalendar,

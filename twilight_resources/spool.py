@@ -3,8 +3,9 @@
 A backfill writes its partitions to DuckDB in one transaction at the end of a step; if the step
 is killed before that, what it fetched would be lost and fetched again. The spool keeps each
 answer (as the upstream's fields and items) under a key derived from the call, written atomically,
-so a rerun reads it back instead of spending the call twice. Entries are dropped once the
-partition ledger shows their partitions in the warehouse.
+so a rerun reads it back instead of spending the call twice. The entries of a raw write are
+deleted right after it commits; a kill in between leaves them to the next attempt, which finds
+their partitions in the ledger and drops them without asking the upstream again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,14 @@ class FetchSpool:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def _path(self, api_name: str, params: Mapping[str, Any]) -> Path:
+    def path(self, api_name: str, params: Mapping[str, Any]) -> Path:
+        """The file that holds (or would hold) the answer of one call."""
         digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:24]
         return self.root / api_name / f"{digest}.json"
 
     def get(self, api_name: str, params: Mapping[str, Any]) -> tuple[pd.DataFrame, str] | None:
         """The spooled answer and when it was fetched (ISO time, UTC), or None."""
-        path = self._path(api_name, params)
+        path = self.path(api_name, params)
         if not path.exists():
             return None
         answer = orjson.loads(path.read_bytes())
@@ -42,7 +44,7 @@ class FetchSpool:
 
     def put(self, api_name: str, params: Mapping[str, Any], frame: pd.DataFrame) -> str:
         """Store an answer; returns its fetch time (ISO, UTC)."""
-        path = self._path(api_name, params)
+        path = self.path(api_name, params)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Python objects with NaN as None; orjson writes floats in their shortest exact form, so
         # an answer read back is the answer fetched, bit for bit (3x faster than json here).
@@ -62,7 +64,13 @@ class FetchSpool:
         return fetched_at
 
     def drop(self, api_name: str, params: Mapping[str, Any]) -> None:
-        self._path(api_name, params).unlink(missing_ok=True)
+        self.path(api_name, params).unlink(missing_ok=True)
+
+
+def discard(entries: Iterable[Path]) -> None:
+    """Delete spooled answers (``FetchSpool.path``) whose rows are written."""
+    for entry in entries:
+        entry.unlink(missing_ok=True)
 
 
 def prune_run_spools(root: Path, keep: str, max_age_s: float) -> None:

@@ -10,13 +10,10 @@ from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 from fastapi.testclient import TestClient
 
 from tests.akshare.conftest import Receiver
+from twilight_assets.dagster_shim import partition_range_tags
 from twilight_assets.definitions import defs
 from twilight_assets.quality import cross_source, sample_codes, verify_daily
 from twilight_assets.runner import materialize_tables
@@ -43,7 +40,7 @@ def check_run(instance: DagsterInstance):
         [*daily, cross_source],
         instance=instance,
         resources=defs.resources,
-        tags={ASSET_PARTITION_RANGE_START_TAG: START, ASSET_PARTITION_RANGE_END_TAG: END},
+        tags=partition_range_tags(START, END),
     )
 
 

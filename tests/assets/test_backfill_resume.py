@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 from dagster import DagsterInstance
 
 from tests.assets.conftest import SIM
+from twilight_app.instance import DAGSTER_YAML
 from twilight_assets.partitions import trade_dates
 from twilight_assets.runner import keys_in_range, materialize_tables
 from twilight_resources.settings import get_settings, reset_settings
@@ -28,7 +28,7 @@ DAGSTER = str(Path(sys.executable).with_name("dagster"))
 def cli_env(home: Path, sim: SimServer) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIGHT_")}
     (home / "dagster").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster" / "dagster.yaml")
+    (home / "dagster" / "dagster.yaml").write_bytes(DAGSTER_YAML.read_bytes())
     return {
         **env,
         "TWILIGHT_HOME": str(home),
@@ -89,6 +89,7 @@ def test_killed_backfill_resumes_without_refetching(
     sim.set_faults({})
     assert materialize_cli(env, selection, "--partition-range", span).wait(timeout=300) == 0
     assert sim.stats()["daily"] == len(keys) - received, "an answer already received was refetched"
+    assert not list((home / "spool").rglob("*.json")), "answers written stay in the spool"
     monkeypatch.setenv("TWILIGHT_HOME", str(home))
     reset_settings()
     assert get_settings().home == home

@@ -56,16 +56,13 @@ START, END = "20240603", "20240607"  # five trading days
 
 
 def ddl_like(api: str, new: str, directory: Path) -> Path:
-    """DDL for ``raw_<new>`` and ``normalized_<new>``, copied from ``api``'s in sql/."""
-    blocks = []
-    for name in ("01_raw.sql", "02_normalized.sql"):
-        text = (SQL_DIR / name).read_text(encoding="utf-8")
-        layer = "raw" if "raw" in name else "normalized"
-        found = re.search(rf"CREATE TABLE IF NOT EXISTS {layer}_{api} \(.*?\n\);", text, re.S)
-        assert found, f"{layer}_{api} not in {name}"
-        blocks.append(found.group(0).replace(f"{layer}_{api} (", f"{layer}_{new} ("))
+    """DDL for ``normalized_<new>`` (``raw_<new>`` follows from it), copied from ``api``'s."""
+    text = (SQL_DIR / "02_normalized.sql").read_text(encoding="utf-8")
+    found = re.search(rf"CREATE TABLE IF NOT EXISTS normalized_{api} \(.*?\n\);", text, re.S)
+    assert found, f"normalized_{api} not in sql/"
+    block = found.group(0).replace(f"normalized_{api} (", f"normalized_{new} (")
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "10_extra.sql").write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    (directory / "10_extra.sql").write_text(block + "\n", encoding="utf-8")
     return directory
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -31,12 +32,14 @@ from twilight_resources.settings import get_settings
 from twilight_resources.tushare import TushareResource
 from twilight_resources.warehouse import (
     DuckDBWarehouseIOManager,
+    SnapshotInfo,
     WarehouseWriter,
     apply_ddl,
     normalize_frame,
     publish_snapshot,
     table_spec,
 )
+from twilight_resources.warehouse import reader as reader_module
 
 Edit = Callable[[pd.DataFrame], pd.DataFrame]
 
@@ -382,3 +385,24 @@ def test_a_run_of_trade_dates_checks_those_dates_only(twilight_home: Path) -> No
     )
     assert meta(weekly, "checked_dates") == "whole table"
     assert meta(weekly, "table_rows") == len(market()["weekly"])
+
+
+def test_a_table_s_checks_open_the_snapshot_once(
+    twilight_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a snapshot costs a DuckDB database each: one per check step, not per check."""
+    write(market())
+    opened: list[Path] = []  # the snapshot of each pool the reader opens
+    real_pool = reader_module._Pool
+
+    def counting_pool(info: SnapshotInfo, *args: Any, **kwargs: Any) -> Any:
+        opened.append(info.path)
+        return real_pool(info, *args, **kwargs)
+
+    monkeypatch.setattr(reader_module, "_Pool", counting_pool)
+    daily = next(c for c in checks if {k.asset_key.path[-1] for k in c.check_keys} == {"daily"})
+    with DagsterInstance.ephemeral() as instance:
+        results = list(daily(build_asset_check_context(instance=instance)))
+    expected = sum("daily" in tables for tables in EXPECTED_CHECKS.values())
+    assert len(results) == expected > 1 and all(r.passed for r in results)
+    assert len(opened) == 1

@@ -22,12 +22,13 @@ import pytest
 import yaml
 
 from twilight_app.cli import COMMANDS
+from twilight_app.instance import DAGSTER_YAML
 from twilight_resources.settings import TwilightSettings
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 BIN = Path(sys.executable).parent
-APP_DIR = "/opt/twilight"  # the Dockerfile's WORKDIR: the repository inside the image
+APP_DIR = "/opt/twilight"  # the Dockerfile's WORKDIR: deploy/ inside the image
 SERVICES = {"postgres", "sim", "webserver", "daemon", "api", "mcp"}
 TWILIGHT_SERVICES = SERVICES - {"postgres"}
 # TWILIGHT_* variables read by deploy/ itself rather than by TwilightSettings.
@@ -96,10 +97,12 @@ def test_build_context_and_copy_sources_exist() -> None:
         for source in sources:
             assert (REPO / source).exists(), f"COPY {source}: no such file in the repository"
     copied = {source for *sources, _ in copies for source in sources}
-    # The DDL is read from the source tree at run time, and `pip install -e .` needs the packages.
-    assert {"sql", "pyproject.toml", "deploy", "twilight_sim", "twilight_resources",
-            "twilight_assets", "twilight_serve", "twilight_app"} <= copied  # fmt: skip
-    assert any(op == "RUN" and "pip install -e ." in args for op, args in instructions)
+    # The wheel is built from the packages; the DDL travels inside them, never copied by hand.
+    assert {"pyproject.toml", "deploy", "twilight_sim", "twilight_resources", "twilight_assets",
+            "twilight_serve", "twilight_app"} <= copied  # fmt: skip
+    assert not {"sql", "dagster.yaml"} & copied
+    installs = [args for op, args in instructions if op == "RUN" and "pip install" in args]
+    assert len(installs) == 1 and "[deploy]" in installs[0] and " -e " not in installs[0]
     entrypoint = [args for op, args in instructions if op == "ENTRYPOINT"]
     assert len(entrypoint) == 1
     script = in_repo(yaml.safe_load(entrypoint[0])[0])
@@ -114,7 +117,7 @@ def test_build_context_and_copy_sources_exist() -> None:
 def check_argv(argv: list[str]) -> None:
     """The executable is installed, its subcommand exists and it accepts every flag given."""
     exe = argv[0]
-    assert (BIN / exe).is_file(), f"{exe} is not installed by `pip install -e .`"
+    assert (BIN / exe).is_file(), f"{exe} is not installed by `pip install .`"
     if exe == "twilight":
         sub = argv[1]
         assert sub in COMMANDS, f"`twilight {sub}` is not a command of twilight_app/cli.py"
@@ -222,8 +225,8 @@ def test_dagster_yaml_loads_with_dagster_schema(
     assert config["concurrency"]["pools"]["default_limit"] == 1  # one warehouse writer
     assert config["concurrency"]["runs"]["max_concurrent_runs"] >= 1  # the run queue
     assert config["run_monitoring"]["enabled"]
-    # The embedded default (root dagster.yaml) loads too.
-    (tmp_path / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    # The embedded default (the package's dagster.yaml) loads too.
+    (tmp_path / "dagster.yaml").write_bytes(DAGSTER_YAML.read_bytes())
     dagster_instance_config(str(tmp_path))
 
 
@@ -231,7 +234,7 @@ def test_workspace_points_at_the_code_location() -> None:
     workspace = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())
     (location,) = workspace["load_from"]
     module = location["python_module"]
-    assert module["working_directory"] == APP_DIR
+    assert "working_directory" not in module  # the installed package, not a source tree
     root = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"][0]["python_module"]
     assert module["module_name"] == root["module_name"] == "twilight_assets.definitions"
     assert module["location_name"] == root["location_name"]
@@ -241,6 +244,7 @@ def test_workspace_points_at_the_code_location() -> None:
 def test_entrypoint_installs_the_instance_config(tmp_path: Path, postgres: bool) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIGHT_", "DAGSTER_"))}
     env.update(TWILIGHT_APP_DIR=str(REPO), TWILIGHT_HOME=str(tmp_path))
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # the image's python has the package
     if postgres:
         env["TWILIGHT_PG_HOST"] = "postgres"
     proc = subprocess.run(
@@ -250,9 +254,9 @@ def test_entrypoint_installs_the_instance_config(tmp_path: Path, postgres: bool)
     assert proc.returncode == 0, proc.stderr
     home, _, port = proc.stdout.strip().partition(" ")
     assert home == str(tmp_path / "dagster")
-    installed = (tmp_path / "dagster" / "dagster.yaml").read_text()
-    expected = DEPLOY / "dagster.yaml" if postgres else REPO / "dagster.yaml"
-    assert installed == expected.read_text()
+    installed = (tmp_path / "dagster" / "dagster.yaml").read_bytes()
+    expected = DEPLOY / "dagster.yaml" if postgres else DAGSTER_YAML
+    assert installed == expected.read_bytes()
     assert port == ("5432" if postgres else "")
 
 

@@ -98,4 +98,4 @@ def test_refresh_tables_reuse_the_spool_only_within_a_run(
     assert (spent["upstream_calls"], retried["upstream_calls"]) == (2, 0)  # a retry: spool
     assert retried["from_spool"] == 2
     assert sim.stats()["income_vip"] == 4  # a later run asks the upstream again
-    assert len(first) == len(retry) == len(later) > 0
+    assert len(first.frame) == len(retry.frame) == len(later.frame) > 0

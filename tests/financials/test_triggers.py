@@ -10,13 +10,10 @@ from pathlib import Path
 import pytest
 from dagster import (
     DagsterInstance,
+    PartitionKeyRange,
     RunRequest,
     SkipReason,
     build_sensor_context,
-)
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
 )
 
 from tests.financials.conftest import T3, run_request
@@ -34,8 +31,7 @@ def test_season_ticks_ask_both_open_periods(
 ) -> None:
     request = tick(name, instance, at("20240430", 2))
     assert isinstance(request, RunRequest)
-    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "20231231"
-    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "20240331"
+    assert request.partition_key_range == PartitionKeyRange("20231231", "20240331")
     assert set(instance.get_dynamic_partitions("report_periods")) == {"20231231", "20240331"}
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,11 +21,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+import pandas as pd
 from dagster import DagsterInstance
 
+from twilight_app.instance import DAGSTER_YAML
 from twilight_assets.runner import materialize_tables
 from twilight_resources.settings import reset_settings
 from twilight_resources.warehouse import WarehouseReader
+from twilight_resources.warehouse.rawfile import raw_path
 from twilight_sim.server import SimServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,7 +55,7 @@ def platform_env(
     """The environment of a platform process on ``home`` fetching from the simulator."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIGHT_", "DAGSTER_"))}
     (home / "dagster").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster" / "dagster.yaml")
+    (home / "dagster" / "dagster.yaml").write_bytes(DAGSTER_YAML.read_bytes())
     return {
         **env,
         "TWILIGHT_HOME": str(home),
@@ -104,17 +107,28 @@ def checksums(home: Path, tables: Sequence[str] = (*REFERENCE, *BACKFILL)) -> di
     return out
 
 
+def raw_query(home: Path, sql: str) -> pd.DataFrame:
+    """``sql`` over the raw file (no snapshot holds it), the warehouse file attached as ``wh``;
+    for tests only, once no writer runs."""
+    warehouse = home / "warehouse" / "warehouse.duckdb"
+    conn = duckdb.connect(str(raw_path(warehouse)), read_only=True)
+    try:
+        conn.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
+        return conn.execute(sql).df()
+    finally:
+        conn.close()
+
+
 def raw_checksums(home: Path, tables: Sequence[str] = BACKFILL) -> dict[str, TableSum]:
     """Like :func:`checksums` for the raw tables, without when and under which id a row was
     fetched: a rerun's fetch time differs, its rows must not."""
     out = {}
-    with WarehouseReader(home / "warehouse" / "warehouse.duckdb") as reader:
-        for api in tables:
-            frame = reader.query(
-                f"SELECT * EXCLUDE (raw_id, fetched_at) FROM raw_{api} ORDER BY ALL"
-            )
-            text = frame.to_csv(index=False)
-            out[api] = TableSum(len(frame), hashlib.sha256(text.encode()).hexdigest())
+    for api in tables:
+        frame = raw_query(
+            home, f"SELECT * EXCLUDE (raw_id, fetched_at) FROM raw_{api} ORDER BY ALL"
+        )
+        text = frame.to_csv(index=False)
+        out[api] = TableSum(len(frame), hashlib.sha256(text.encode()).hexdigest())
     return out
 
 
@@ -143,13 +157,13 @@ def resumable_calls(sim: SimServer) -> int:
 
 
 def held_partitions(home: Path) -> int:
-    """Partitions of the resumable tables the warehouse holds."""
-    with WarehouseReader(home / "warehouse" / "warehouse.duckdb") as reader:
-        frame = reader.query(
-            "SELECT count(DISTINCT (table_name, partition_key)) AS n FROM meta_partition_latest "
-            "WHERE list_contains(?, table_name)",
-            [[f"raw_{api}" for api in RESUMABLE]],
-        )
+    """Partitions of the resumable tables the raw file holds."""
+    tables = ", ".join(f"'raw_{api}'" for api in RESUMABLE)
+    frame = raw_query(
+        home,
+        "SELECT count(DISTINCT (table_name, partition_key)) AS n FROM meta_partition_latest "
+        f"WHERE table_name IN ({tables})",
+    )
     return int(frame["n"].iloc[0])
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from dagster import ExecuteInProcessResult, instance_for_test
 
-from tests.reliability.harness import REFERENCE, platform, platform_env, report
+from tests.reliability.harness import REFERENCE, platform, platform_env, raw_query, report
 from twilight_assets.checks import no_quarantined_rows, no_unknown_columns, run_probe
 from twilight_assets.runner import materialize_tables
 from twilight_resources.warehouse import WarehouseReader, table_spec
@@ -56,15 +56,19 @@ def test_raw_keeps_bad_rows_normalized_quarantines_them(loaded: Loaded) -> None:
     assert all(r.success for r in loaded.results), "bad rows must not fail the run"
     faults = loaded.faults
     assert faults.get("malformed") and faults.get("extra_column")
+    raw = int(raw_query(loaded.home, "SELECT count(*) FROM raw_daily").iloc[0, 0])
+    extra = int(
+        raw_query(
+            loaded.home,
+            f"SELECT count(*) FROM raw_daily WHERE extra_fields ->> '{EXTRA}' IS NOT NULL",
+        ).iloc[0, 0]
+    )
+    quarantine = raw_query(
+        loaded.home,
+        "SELECT q.reason, q.raw_row, r.raw_id AS kept FROM wh.meta_quarantine q "
+        "LEFT JOIN raw_daily r USING (raw_id) WHERE q.table_name = 'normalized_daily'",
+    )
     with WarehouseReader(loaded.home / "warehouse" / "warehouse.duckdb") as reader:
-        raw = scalar(reader, "SELECT count(*) FROM raw_daily")
-        extra = scalar(
-            reader, f"SELECT count(*) FROM raw_daily WHERE extra_fields ->> '{EXTRA}' IS NOT NULL"
-        )
-        quarantine = reader.query(
-            "SELECT q.reason, q.raw_row, r.raw_id AS kept FROM meta_quarantine q "
-            "LEFT JOIN raw_daily r USING (raw_id) WHERE q.table_name = 'normalized_daily'"
-        )
         normalized = scalar(reader, "SELECT count(*) FROM normalized_daily")
         columns = set(reader.query("SELECT * FROM normalized_daily LIMIT 0").columns)
     report(

@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.reliability.harness import REPO, platform, platform_env, report
-from twilight_resources.warehouse import WarehouseReader
+from tests.reliability.harness import REPO, platform_env, raw_query, report
 from twilight_sim.server import SimServer
 
 # Trade dates (10 June 2024 is a holiday): 9 each, 4 shared, 14 in all.
@@ -49,15 +48,19 @@ def test_overlapping_backfills_fetch_each_partition_once(
     texts = [log.read_text(errors="replace") for log in logs]
     assert codes == [0, 0], texts
     calls = clean_sim.stats().get("daily", 0)
-    with platform(env), WarehouseReader(home / "warehouse" / "warehouse.duckdb") as reader:
-        counts = reader.records(
+    counts = (
+        raw_query(
+            home,
             "SELECT (SELECT count(*) FROM raw_daily) AS raw, (SELECT count(*) FROM (SELECT "
             "DISTINCT * EXCLUDE (raw_id, fetched_at) FROM raw_daily)) AS raw_distinct, "
-            "(SELECT count(*) FROM normalized_daily) AS normalized, (SELECT count(*) FROM "
+            "(SELECT count(*) FROM wh.normalized_daily) AS normalized, (SELECT count(*) FROM "
             "meta_partition_ledger WHERE table_name = 'raw_daily') AS ledger, (SELECT "
             "count(DISTINCT partition_key) FROM meta_partition_ledger WHERE table_name = "
-            "'raw_daily') AS partitions"
-        )[0]
+            "'raw_daily') AS partitions",
+        )
+        .iloc[0]
+        .to_dict()
+    )
     waited = sum("being fetched by run" in text for text in texts)
     report("overlapping backfills", upstream_calls=calls, expected_partitions=PARTITIONS,
            runs_that_waited=waited, **counts)  # fmt: skip

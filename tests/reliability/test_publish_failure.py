@@ -1,8 +1,10 @@
-"""The read snapshot of a committed raw write fails half-way (the disk fills up, or the process
+"""The read snapshot after a committed write fails half-way (the disk fills up, or the process
 is killed); the rerun finishes the job with no duplicate raw row and no ledger entry twice.
+Raw writes publish nothing (the raw file is in no snapshot), so the first publish to fail is the
+normalized write's, after its raw write committed.
 
-On a full disk (ENOSPC) the run fails clearly, the half copy is removed, and the rerun publishes
-the held write before it decides what to fetch. After a kill nothing marks the write
+On a full disk (ENOSPC) the run fails clearly, the half generation is removed, and the rerun
+publishes the held write before it decides what to fetch. After a kill nothing marks the write
 unpublished: the rerun's resume check misses it and reads the fetch back from the spool, and
 the writer recognizes the fetch it holds already. Either way raw and normalized tables then
 hash as a fault-free run's, and no partition is asked twice.
@@ -26,14 +28,15 @@ from tests.reliability.harness import (
     platform,
     platform_env,
     raw_checksums,
+    raw_query,
     report,
     resumable_calls,
 )
 from twilight_assets.runner import materialize_tables
 from twilight_resources.settings import get_settings
-from twilight_resources.warehouse import WarehouseReader
 from twilight_resources.warehouse import snapshots as snapshots_module
 from twilight_resources.warehouse.connections import connect
+from twilight_resources.warehouse.rawfile import raw_path
 from twilight_resources.warehouse.snapshots import TMP_PREFIX, snapshot_dir
 from twilight_sim.server import SimServer
 
@@ -42,32 +45,33 @@ class Killed(Exception):
     """Stands in for a SIGKILL mid-publish: the writer gets no chance to mark anything."""
 
 
-def _half_copy(source: Path, target: Path) -> None:
-    with open(source, "rb") as src, open(target, "wb") as dst:
-        dst.write(src.read(source.stat().st_size // 2))
+def _half_part(staging: Path, table: str) -> Path:
+    target = staging / f"{table}.duckdb"
+    target.write_bytes(b"\0" * 8192)
+    return target
 
 
-def _disk_full(source: Path, target: Path) -> None:
-    """Copy half of ``source``, then fail as a full disk does."""
-    _half_copy(source, target)
+def _disk_full(conn: object, staging: Path, table: str, bucket: int | None) -> None:
+    """Write half a part, then fail as a full disk does."""
+    target = _half_part(staging, table)
     raise OSError(errno.ENOSPC, "No space left on device", str(target))
 
 
-def _killed(source: Path, target: Path) -> None:
-    _half_copy(source, target)
+def _killed(conn: object, staging: Path, table: str, bucket: int | None) -> None:
+    _half_part(staging, table)
     raise Killed("publish interrupted")
 
 
 # How the publish fails, and what the failed run says.
 FAULTS = {
-    "disk_full": (_disk_full, "publishing the read snapshot failed"),
+    "disk_full": (_disk_full, "No space left on device"),
     "killed": (_killed, "publish interrupted"),
 }
 
 
 def _committed_raw_rows(warehouse: Path) -> int:
-    """Raw rows in the warehouse file itself (no snapshot holds them)."""
-    conn = connect(warehouse, read_only=True)
+    """Raw rows in the raw file (no snapshot holds them)."""
+    conn = connect(raw_path(warehouse), read_only=True)
     try:
         return sum(
             conn.execute(f"SELECT count(*) FROM raw_{api}").fetchone()[0] for api in BACKFILL
@@ -76,18 +80,19 @@ def _committed_raw_rows(warehouse: Path) -> int:
         conn.close()
 
 
-def _doubled(reader: WarehouseReader) -> dict[str, int]:
+def _doubled(home: Path) -> dict[str, int]:
     """Per raw table: rows stored more than once, and partitions with more than one ledger row."""
     out = {}
     for api in BACKFILL:
-        rows = reader.query(
+        rows = raw_query(
+            home,
             f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * EXCLUDE (raw_id, "
-            f"fetched_at) FROM raw_{api})) AS n FROM raw_{api}"
+            f"fetched_at) FROM raw_{api})) AS n FROM raw_{api}",
         )["n"].iloc[0]
-        ledger = reader.query(
+        ledger = raw_query(
+            home,
             "SELECT count(*) - count(DISTINCT partition_key) AS n FROM meta_partition_ledger "
-            "WHERE table_name = ?",
-            [f"raw_{api}"],
+            f"WHERE table_name = 'raw_{api}'",
         )["n"].iloc[0]
         out[f"raw_{api}"], out[f"ledger_raw_{api}"] = int(rows), int(ledger)
     return out
@@ -109,7 +114,7 @@ def test_rerun_after_failed_publish_leaves_no_duplicate(
         warehouse = get_settings().warehouse_file
         clean_sim.reset_stats()
         with monkeypatch.context() as patch:
-            patch.setattr(snapshots_module, "_copy_durably", FAULTS[fault][0])
+            patch.setattr(snapshots_module, "_export_part", FAULTS[fault][0])
             with pytest.raises(Exception) as failed:
                 materialize_tables(list(BACKFILL), instance)
         assert FAULTS[fault][1] in str(failed.value)
@@ -121,8 +126,7 @@ def test_rerun_after_failed_publish_leaves_no_duplicate(
         assert all(r.success for r in materialize_tables(list(BACKFILL), instance))
         calls = resumable_calls(clean_sim)
         sums, raw = checksums(home), raw_checksums(home)
-        with WarehouseReader(warehouse) as reader:
-            doubled = _doubled(reader)
+        doubled = _doubled(home)
         partitions = held_partitions(home)
     mismatches = compare(reference, sums) + [f"raw_{a}" for a in compare(reference_raw, raw)]
     report(

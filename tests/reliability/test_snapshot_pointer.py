@@ -1,4 +1,4 @@
-"""A snapshot pointer that is corrupt, missing or names a file outside its folder heals.
+"""A snapshot pointer that is corrupt, missing or names a path outside its folder heals.
 
 Readers (the serving one watching it, the resume check of the next backfill, the calendar
 check of ``twilight backfill``) fall back to the newest complete snapshot and log the problem
@@ -27,7 +27,7 @@ from twilight_sim.server import SimServer
 
 START, END = "20240603", "20240605"  # three trade dates of daily after the fault
 ESCAPING = {
-    "file": "../../state/tokens.sqlite", "generation": 99,
+    "dir": "../../state/tokens.sqlite", "generation": 99,
     "published_at": "2024-06-03T00:00:00+00:00", "size_bytes": 8192,
 }  # fmt: skip
 FAULTS: dict[str, Callable[[Path], None]] = {
@@ -80,5 +80,5 @@ def test_bad_pointer_falls_back_then_heals(
         doc = json.loads(pointer_path(warehouse).read_text(encoding="utf-8"))
         healed = read_pointer(warehouse)
         assert healed is not None and healed.generation > good.generation
-        assert (snapshot_dir(warehouse) / doc["file"]).resolve() == healed.path.resolve()
+        assert (snapshot_dir(warehouse) / doc["dir"]).resolve() == healed.path.resolve()
         assert healed.path.parent == snapshot_dir(warehouse)

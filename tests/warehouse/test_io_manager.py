@@ -27,7 +27,8 @@ from twilight_resources.warehouse import (
     WarehouseWriter,
     normalize_frame,
 )
-from twilight_resources.warehouse.io_manager import PARTITION_KEYS_ATTR
+from twilight_resources.warehouse.raw import RawBatch
+from twilight_resources.warehouse.rawfile import raw_path
 
 DAYS = DailyPartitionsDefinition(start_date="2024-12-23", end_date="2025-01-01")
 SOURCE = FIXTURES / "daily" / "600519.SH_jennyfzz.csv"
@@ -70,15 +71,14 @@ class Skip(Config):
     partitions_def=DAYS,
     backfill_policy=BackfillPolicy.single_run(),
 )
-def raw_daily_resuming(context: AssetExecutionContext, config: Skip) -> pd.DataFrame:
+def raw_daily_resuming(context: AssetExecutionContext, config: Skip) -> RawBatch:
     """Fetches only what is missing and says so, as the real raw assets do."""
     todo = [k for k in context.partition_keys if k not in config.held]
     wanted = {key.replace("-", ""): key for key in todo}
     rows = read_raw_csv(SOURCE)
     rows = rows[rows["trade_date"].isin(wanted)].copy()
     rows["partition_key"] = rows["trade_date"].map(wanted)
-    rows.attrs[PARTITION_KEYS_ATTR] = todo
-    return rows
+    return RawBatch(rows, tuple(todo))
 
 
 @asset(key=["raw", "stock_basic"])
@@ -128,7 +128,8 @@ def test_single_partition_run(warehouse: Path) -> None:
         for e in again.get_asset_materialization_events()
     }["normalized/daily"]
     assert (meta["inserted"].value, meta["unchanged"].value) == (0, 1)
-    assert fetch(warehouse, "SELECT count(*) FROM raw_daily") == [(2,)]  # raw keeps both fetches
+    raw = raw_path(warehouse)
+    assert fetch(raw, "SELECT count(*) FROM raw_daily") == [(2,)]  # raw keeps both fetches
 
 
 def test_range_run_records_every_partition(warehouse: Path) -> None:
@@ -164,11 +165,9 @@ def test_unpartitioned_assets_and_quarantine(warehouse: Path) -> None:
     assert fetch(warehouse, "SELECT partition_key, reason FROM meta_quarantine") == [
         ("", "list_date: cannot cast '1991-13-01' to DATE")
     ]
-    assert fetch(
-        warehouse,
-        "SELECT table_name, partition_key, rows, rejected FROM meta_partition_ledger "
-        "ORDER BY write_id",
-    ) == [("raw_stock_basic", "", 50, 0), ("normalized_stock_basic", "", 49, 1)]
+    ledger = "SELECT table_name, partition_key, rows, rejected FROM meta_partition_ledger"
+    assert fetch(raw_path(warehouse), ledger) == [("raw_stock_basic", "", 50, 0)]
+    assert fetch(warehouse, ledger) == [("normalized_stock_basic", "", 49, 1)]
 
 
 def test_resuming_raw_asset_only_records_what_it_fetched(warehouse: Path) -> None:
@@ -180,14 +179,14 @@ def test_resuming_raw_asset_only_records_what_it_fetched(warehouse: Path) -> Non
     held = ["2024-12-23", "2024-12-24", "2024-12-25"]
     config = {"ops": {"raw__daily": {"config": {"held": held}}}}
     run(warehouse, [raw_daily_resuming], tags=week, run_config=config)
+    raw = raw_path(warehouse)
     writes = fetch(
-        warehouse,
-        "SELECT partition_key, count(*) FROM meta_partition_ledger GROUP BY ALL ORDER BY 1",
+        raw, "SELECT partition_key, count(*) FROM meta_partition_ledger GROUP BY ALL ORDER BY 1"
     )
     assert writes == [(k, 1) for k in held] + [("2024-12-26", 2), ("2024-12-27", 2)]
     everything = {"ops": {"raw__daily": {"config": {"held": held + ["2024-12-26", "2024-12-27"]}}}}
     run(warehouse, [raw_daily_resuming], tags=week, run_config=everything)  # nothing to write
-    assert fetch(warehouse, "SELECT count(DISTINCT write_id) FROM meta_partition_ledger") == [(2,)]
+    assert fetch(raw, "SELECT count(DISTINCT write_id) FROM meta_partition_ledger") == [(2,)]
 
 
 def test_paths_and_limits_come_from_settings(
@@ -205,8 +204,38 @@ def test_paths_and_limits_come_from_settings(
         )
         assert result.success
         assert WarehouseWriter.from_settings().config["memory_limit"] == "300MB"
+        writer = WarehouseWriter.from_settings()
+        assert writer.raw_path == tmp_path / "home" / "warehouse" / "warehouse.raw.duckdb"
+        assert len(writer.load_table("raw_stock_basic")) == 50
         with WarehouseReader.from_settings() as reader:
             assert reader.warehouse == tmp_path / "home" / "warehouse" / "warehouse.duckdb"
-            assert reader.query("SELECT count(*) AS n FROM raw_stock_basic")["n"].item() == 50
     finally:
         reset_settings()
+
+
+@asset(key=["normalized", "stock_basic"], ins={"raw": AssetIn(key=["raw", "stock_basic"])})
+def normalized_as_tuple(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return tuple(normalize_frame("normalized_stock_basic", raw))  # type: ignore[return-value]
+
+
+@asset(key=["raw", "daily"], partitions_def=DAYS)
+def raw_daily_elsewhere() -> RawBatch:
+    return RawBatch(read_raw_csv(SOURCE).head(1), ("2024-12-24",))
+
+
+def failure(warehouse: Path, assets: list, **kwargs: Any) -> str:
+    resources = {"io_manager": DuckDBWarehouseIOManager(path=str(warehouse))}
+    result = materialize(assets, resources=resources, raise_on_error=False, **kwargs)
+    assert not result.success
+    return "\n".join(
+        e.step_failure_data.error.to_string()
+        for e in result.all_events
+        if e.is_step_failure and e.step_failure_data.error
+    )
+
+
+def test_outputs_are_batches_not_tuples_nor_other_partitions(warehouse: Path) -> None:
+    error = failure(warehouse, [raw_stock_basic, normalized_as_tuple])
+    assert "returned tuple; the warehouse stores a DataFrame or a NormalizedBatch" in error
+    error = failure(warehouse, [raw_daily_elsewhere], partition_key="2024-12-23")
+    assert "the raw batch names partitions outside this run: ['2024-12-24']" in error

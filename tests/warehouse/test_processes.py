@@ -23,6 +23,7 @@ from twilight_resources.warehouse import (
     publish_snapshot,
 )
 from twilight_resources.warehouse.locking import lock_path, queue_path, write_lock
+from twilight_resources.warehouse.rawfile import raw_path
 from twilight_resources.warehouse.snapshots import deferred_path, deferred_since, read_pointer
 
 
@@ -51,10 +52,15 @@ def lock_is_held(warehouse: Path) -> bool:
 def test_sigkill_mid_write_leaves_no_trace(
     writer: WarehouseWriter, warehouse: Path, layer: str, delay: float
 ) -> None:
-    writer.write("normalized_daily", daily_rows(["000001.SZ"], ["20240102"]), ["base"])
+    base = daily_rows(["000001.SZ"], ["20240102"])
+    writer.write("normalized_daily", base, ["base"])
+    writer.write("raw_daily", base.drop(columns=["source", "raw_id"]), ["base"])
+    files = {"main": warehouse, "raw": raw_path(warehouse)}
+    tables = {"main": ("normalized_daily",), "raw": ("raw_daily",)}
     before = {
-        table: count(warehouse, f"SELECT count(*) FROM {table}")
-        for table in ("normalized_daily", "raw_daily", "meta_partition_ledger")
+        (name, table): count(files[name], f"SELECT count(*) FROM {table}")
+        for name in files
+        for table in (*tables[name], "meta_partition_ledger", "meta_counters")
     }
     child = start_worker("big_write", str(warehouse), layer, "1500000")
     assert child.stdout is not None
@@ -68,10 +74,10 @@ def test_sigkill_mid_write_leaves_no_trace(
     child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL, "write finished before the kill; grow it"
 
-    after = {table: count(warehouse, f"SELECT count(*) FROM {table}") for table in before}
+    after = {(f, t): count(files[f], f"SELECT count(*) FROM {t}") for f, t in before}
     assert after == before
     result = writer.write("normalized_daily", daily_rows(["000002.SZ"], ["20240102"]), ["next"])
-    assert result.inserted == 1 and result.table_rows == before["normalized_daily"] + 1
+    assert result.inserted == 1 and result.table_rows == before["main", "normalized_daily"] + 1
 
 
 def test_concurrent_runs_both_succeed(warehouse: Path) -> None:
@@ -84,8 +90,10 @@ def test_concurrent_runs_both_succeed(warehouse: Path) -> None:
         assert run.returncode == 0, err[-2000:]
         assert json.loads(out.strip().splitlines()[-1]) == {"success": True}
     assert count(warehouse, "SELECT count(*) FROM normalized_daily") == 300_000
-    assert count(warehouse, "SELECT count(DISTINCT raw_id) FROM raw_daily") == 300_000
-    assert count(warehouse, "SELECT count(*) FROM meta_partition_latest") == 4
+    raw = raw_path(warehouse)
+    assert count(raw, "SELECT count(DISTINCT raw_id) FROM raw_daily") == 300_000
+    assert count(warehouse, "SELECT count(*) FROM meta_partition_latest") == 2
+    assert count(raw, "SELECT count(*) FROM meta_partition_latest") == 2
 
 
 def test_writers_queue_instead_of_failing(writer: WarehouseWriter, warehouse: Path) -> None:

@@ -27,7 +27,8 @@ from twilight_resources.warehouse.snapshots import (
 )
 
 
-def _disk_full(source: Path, target: Path) -> None:
+def _disk_full(conn: object, staging: Path, table: str, bucket: int | None) -> None:
+    target = staging / f"{table}.duckdb"
     target.write_bytes(b"\0" * 4096)
     raise OSError(errno.ENOSPC, "No space left on device", str(target))
 
@@ -39,7 +40,7 @@ def test_publish_heals_the_pointer_and_publishes_unpublished_writes(
     WarehouseWriter(warehouse).write("normalized_daily", daily_rows(["000001.SZ"], ["20240603"]))
     pointer_path(warehouse).write_text("{garbage", encoding="utf-8")
     with monkeypatch.context() as patch:  # the next write commits, its snapshot does not
-        patch.setattr(snapshots_module, "_copy_durably", _disk_full)
+        patch.setattr(snapshots_module, "_export_part", _disk_full)
         with pytest.raises(PublishError):
             WarehouseWriter(warehouse).write(
                 "normalized_daily", daily_rows(["600519.SH"], ["20240603"])

@@ -47,8 +47,8 @@ def test_reader_follows_publishes_and_keeps_two(writer: WarehouseWriter, warehou
         assert reader.query(COUNT)["n"].item() == 3  # ... and the reader moved on
         info = reader.snapshot_info()
         assert info.generation == first.generation + 2 and 0 <= info.age_seconds < 60
-        assert sorted(p.name for p in snapshot_dir(warehouse).glob("*.duckdb")) == [
-            f"warehouse-g{g:08d}.duckdb" for g in (info.generation - 1, info.generation)
+        assert sorted(p.name for p in snapshot_dir(warehouse).glob("warehouse-g*")) == [
+            f"warehouse-g{g:08d}" for g in (info.generation - 1, info.generation)
         ]
         assert (
             reader.query(
@@ -223,8 +223,9 @@ def test_open_connection_outlives_its_deleted_snapshot(
 
 def test_publish_clears_leftovers_of_a_killed_publish(warehouse: Path) -> None:
     publish_snapshot(warehouse)
-    leftover = snapshot_dir(warehouse) / ".tmp-warehouse-g00000002.duckdb"
-    leftover.write_bytes(b"half a copy")
+    leftover = snapshot_dir(warehouse) / ".tmp-warehouse-g00000002"
+    leftover.mkdir()
+    (leftover / "normalized_daily.y2024.duckdb").write_bytes(b"half a copy")
     info = publish_snapshot(warehouse)
     assert not leftover.exists() and info.generation == 2
 
@@ -236,7 +237,10 @@ def test_a_damaged_current_snapshot_falls_back_to_the_previous(
     writer.write("normalized_daily", daily_rows(["600519.SH"], ["20240102"]))
     current = read_pointer(warehouse)
     assert current is not None and current.generation == 2
-    current.path.write_bytes(b"\x17" * current.size_bytes)  # same name and size, not DuckDB
+    part = current.path / "normalized_daily.y2024.duckdb"
+    size = part.stat().st_size
+    part.unlink()  # not written in place: the previous generation shares the file
+    part.write_bytes(b"\x17" * size)  # same name and size, not DuckDB
     with WarehouseReader(warehouse) as reader:
         assert reader.query(COUNT)["n"].iloc[0] == 1
         assert reader.snapshot_info().generation == 1

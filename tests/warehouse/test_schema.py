@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import re
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from tests.warehouse.conftest import FIXTURES, NON_TUSHARE_COLUMNS, fixture_csvs
+from twilight_resources.warehouse.rawfile import apply_raw_ddl
 from twilight_resources.warehouse.schema import (
+    EXTRA_SQL_ENV,
     NORMALIZED_LINEAGE,
     RAW_LINEAGE,
     UnknownTableError,
     all_tables,
     apply_ddl,
+    raw_file_sql,
     sql_files,
     table_for_asset_key,
     table_spec,
+)
+
+HANDWRITTEN_RAW = Path(__file__).with_name("raw_columns_handwritten.tsv")
+COLUMNS_SQL = (
+    "SELECT table_name, column_name, data_type, CAST(is_nullable AS VARCHAR) FROM "
+    "duckdb_columns() WHERE NOT internal AND database_name = current_database() {where} "
+    "ORDER BY table_name, column_index"
 )
 
 APIS = {
@@ -85,7 +96,7 @@ def strip_comments(sql: str) -> str:
 
 
 @pytest.mark.parametrize("path", sql_files(), ids=lambda p: p.name)
-def test_ddl_only_grows(path: Path) -> None:
+def test_ddl_only_grows(path: Traversable) -> None:
     for statement in duckdb.extract_statements(strip_comments(path.read_text(encoding="utf-8"))):
         text = " ".join(statement.query.split())
         assert ALLOWED.match(text), f"{path.name}: not an additive statement: {text[:80]}"
@@ -152,8 +163,59 @@ def test_asset_key_rule() -> None:
 def test_apply_ddl_is_idempotent_and_keeps_added_columns(tmp_path: Path) -> None:
     conn = duckdb.connect(str(tmp_path / "w.duckdb"))
     apply_ddl(conn)
-    conn.execute("ALTER TABLE raw_daily ADD COLUMN ah_vol VARCHAR")
+    conn.execute("ALTER TABLE normalized_daily ADD COLUMN ah_vol DOUBLE")
     conn.execute("INSERT INTO meta_counters VALUES ('raw_id', 7)")
     apply_ddl(conn)
-    assert "ah_vol" in conn.execute("SELECT * FROM raw_daily LIMIT 0").df().columns
+    assert "ah_vol" in conn.execute("SELECT * FROM normalized_daily LIMIT 0").df().columns
     assert conn.execute("SELECT value FROM meta_counters").fetchall() == [(7,)]
+
+
+def test_generated_raw_tables_equal_the_handwritten_ones(tmp_path: Path) -> None:
+    """Every raw table, column, type and NOT NULL as sql/01_raw.sql declared them by hand."""
+    lines = HANDWRITTEN_RAW.read_text(encoding="utf-8").splitlines()
+    handwritten = [tuple(line.split("\t")) for line in lines if not line.startswith("#")]
+    conn = duckdb.connect(str(tmp_path / "raw.duckdb"))
+    apply_raw_ddl(conn)
+    generated = conn.execute(COLUMNS_SQL.format(where="AND starts_with(table_name, 'raw_')"))
+    assert generated.fetchall() == handwritten
+    # Beside them, the raw file's own ledger (and its view) and counters, from the meta DDL.
+    meta = {"meta_partition_ledger", "meta_counters", "meta_partition_latest"}
+    held = conn.execute(COLUMNS_SQL.format(where="AND starts_with(table_name, 'meta_')"))
+    assert {t for t, *_ in held.fetchall()} == meta
+    assert set(raw_file_sql()) == {*all_tables("raw"), *meta}
+
+
+def test_the_main_ddl_declares_no_raw_table(tmp_path: Path) -> None:
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    apply_ddl(conn)
+    raw = COLUMNS_SQL.format(where="AND starts_with(table_name, 'raw_')")
+    assert conn.execute(raw).fetchall() == []
+
+
+def test_a_raw_table_declared_by_hand_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "10_mine.sql").write_text("CREATE TABLE IF NOT EXISTS raw_mine (a VARCHAR);\n")
+    monkeypatch.setenv(EXTRA_SQL_ENV, str(tmp_path))
+    with pytest.raises(ValueError, match="raw_mine is declared in the DDL, but raw tables are"):
+        table_spec("normalized_daily")
+
+
+def test_the_raw_file_grows_with_the_normalized_ddl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A column added to normalized_<api> (extra DDL) appears in an existing raw file."""
+    conn = duckdb.connect(str(tmp_path / "raw.duckdb"))
+    apply_raw_ddl(conn)
+    conn.execute("INSERT INTO meta_counters VALUES ('raw_id', 7)")
+    extra = tmp_path / "sql"
+    extra.mkdir()
+    (extra / "10_more.sql").write_text(
+        "ALTER TABLE normalized_daily ADD COLUMN IF NOT EXISTS ah_vol DOUBLE;\n"
+    )
+    monkeypatch.setenv(EXTRA_SQL_ENV, str(extra))
+    apply_raw_ddl(conn)
+    columns = conn.execute("SELECT * FROM raw_daily LIMIT 0").df().columns
+    assert list(columns[-2:]) == ["extra_fields", "ah_vol"]
+    assert conn.execute("SELECT value FROM meta_counters").fetchall() == [(7,)]
+    assert table_spec("raw_daily").columns["ah_vol"] == "VARCHAR"

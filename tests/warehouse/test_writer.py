@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 
 from tests.warehouse.conftest import FIXTURES, daily_rows, fixture_csvs, read_raw_csv
-from twilight_resources.warehouse import NormalizedBatch, WarehouseWriter, normalize_frame
+from twilight_resources.warehouse import (
+    NormalizedBatch,
+    WarehouseReader,
+    WarehouseWriter,
+    normalize_frame,
+)
+from twilight_resources.warehouse.rawfile import raw_path
 
 
 def query(warehouse: Path, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -22,8 +28,9 @@ def query(warehouse: Path, sql: str, params: list | None = None) -> pd.DataFrame
 
 
 def ledger(warehouse: Path, table: str) -> pd.DataFrame:
+    """The ledger rows of ``table``, from the file that holds it."""
     return query(
-        warehouse,
+        raw_path(warehouse) if table.startswith("raw_") else warehouse,
         "SELECT * FROM meta_partition_ledger WHERE table_name = ? ORDER BY write_id, partition_key",
         [table],
     )
@@ -87,7 +94,7 @@ def test_raw_append_keeps_history_and_loads_latest_fetch(
     refetch = raw[raw["partition_key"] == "20241231"].drop(columns="surprise").head(1)
     writer.write("raw_daily", refetch.assign(close="1.0"), ["20241231"])
 
-    stored = query(warehouse, "SELECT * FROM raw_daily ORDER BY raw_id")
+    stored = query(raw_path(warehouse), "SELECT * FROM raw_daily ORDER BY raw_id")
     assert stored["raw_id"].tolist() == [1, 2, 3, 4, 5]
     assert stored["extra_fields"].iloc[0] == '{"surprise":"drift"}'
     assert pd.isna(stored["extra_fields"].iloc[4])
@@ -157,18 +164,18 @@ def test_schema_errors_are_loud(writer: WarehouseWriter) -> None:
         writer.write("raw_daily", pd.DataFrame({"ts_code": ["a"], "raw_id": [1]}))
 
 
-def test_tables_are_kept_sorted(warehouse: Path) -> None:
-    writer = WarehouseWriter(warehouse, threads=1, resort_fraction=0.3, resort_min_rows=50)
+def test_snapshot_parts_are_in_key_order(warehouse: Path) -> None:
+    writer = WarehouseWriter(warehouse, threads=1)
     dates = [f"202401{d:02d}" for d in range(2, 32)]
     codes = [f"{i:06d}.SZ" for i in range(10)]
-    first = writer.write("normalized_daily", daily_rows(codes, dates[:10]))  # into empty: sorted
-    second = writer.write("normalized_daily", daily_rows(codes, dates[10:12]))  # small tail
-    third = writer.write("normalized_daily", daily_rows(codes, dates[12:]))  # large tail
-    assert (first.resorted, second.resorted, third.resorted) == (False, False, True)
-    physical = query(warehouse, "SELECT ts_code, trade_date FROM normalized_daily")
+    for chunk in (dates[20:], dates[:10], dates[10:20]):  # appended out of key order
+        writer.write("normalized_daily", daily_rows(codes, chunk))
+    unsorted = query(warehouse, "SELECT ts_code, trade_date FROM normalized_daily")
+    assert not unsorted.equals(unsorted.sort_values(["ts_code", "trade_date"]))
+    with WarehouseReader(warehouse, threads=1) as reader:  # one part: read in its stored order
+        physical = reader.query("SELECT ts_code, trade_date FROM normalized_daily")
+    assert len(physical) == 300
     assert physical.equals(physical.sort_values(["ts_code", "trade_date"]).reset_index(drop=True))
-    state = query(warehouse, "SELECT sorted_rows FROM meta_table_state")
-    assert state["sorted_rows"].tolist() == [300]
 
 
 def test_adjusted_views(writer: WarehouseWriter, warehouse: Path) -> None:
@@ -216,7 +223,7 @@ def test_every_fixture_file_lands_in_both_layers(warehouse: Path) -> None:
         expected[api] = result.table_rows
     for api, rows in expected.items():
         assert query(warehouse, f"SELECT count(*) AS n FROM normalized_{api}")["n"].item() == rows
-    extra = query(warehouse, "SELECT DISTINCT extra_fields FROM raw_index_weight LIMIT 1")
+    extra = query(raw_path(warehouse), "SELECT DISTINCT extra_fields FROM raw_index_weight LIMIT 1")
     assert set(json.loads(extra["extra_fields"].item())) == {"prev", "pct_chg"}
 
 
@@ -235,7 +242,7 @@ def test_only_rows_with_a_new_column_carry_it(writer: WarehouseWriter, warehouse
     raw["partition_key"] = "20241231"
     raw["surprise"] = ["drift", None]
     writer.write("raw_daily", raw, ["20241231"])
-    extras = query(warehouse, "SELECT extra_fields FROM raw_daily ORDER BY raw_id")
+    extras = query(raw_path(warehouse), "SELECT extra_fields FROM raw_daily ORDER BY raw_id")
     assert extras["extra_fields"].iloc[0] == '{"surprise":"drift"}'
     assert pd.isna(extras["extra_fields"].iloc[1])
 
@@ -265,7 +272,9 @@ def test_the_same_raw_fetch_is_written_once(writer: WarehouseWriter, warehouse: 
     refetched = _fetch(["20240603"], "2024-06-05 09:00", "11.0")
     newer = writer.write("raw_daily", refetched, ["20240603"])
     assert newer.inserted == 2
-    stored = query(warehouse, "SELECT partition_key, count(*) AS n FROM raw_daily GROUP BY ALL")
+    stored = query(
+        raw_path(warehouse), "SELECT partition_key, count(*) AS n FROM raw_daily GROUP BY ALL"
+    )
     assert dict(zip(stored["partition_key"], stored["n"], strict=True)) == {
         "20240603": 4, "20240604": 2, "20240605": 2,
     }  # fmt: skip

@@ -6,8 +6,11 @@ read sidecar and the MCP server are in production.
 
 import json
 import os
+import signal
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -21,7 +24,10 @@ from twilight_resources.warehouse import (
     WarehouseReader,
     WarehouseWriter,
     normalize_frame,
+    snapshots,
 )
+from twilight_resources.warehouse.locking import connect_writable, write_lock
+from twilight_resources.warehouse.snapshots import MANIFEST, TMP_PREFIX, pointer_path
 
 
 def synthetic_raw(partition: str, rows: int) -> pd.DataFrame:
@@ -125,7 +131,54 @@ def commit_then_die(warehouse: str) -> None:
     os._exit(0)
 
 
+POINTER_TMP = f"{TMP_PREFIX}{pointer_path(Path('warehouse.duckdb')).name}"
+
+
+def publish_killed_at(warehouse: str, step: str) -> None:
+    """Publish the dirty parts, SIGKILLed at ``step``: ``part:N`` (after the Nth exported part),
+    ``manifest``, ``pointer`` (before either is written), ``clear`` (after the pointer, before the
+    dirty marks are cleared) or ``collect`` (before old generations are removed)."""
+    path = Path(warehouse)
+    exported = 0
+
+    def die() -> None:
+        sys.stdout.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def export_part(*args: Any) -> Any:
+        nonlocal exported
+        part = real_export(*args)
+        exported += 1
+        if step == f"part:{exported}":
+            die()
+        return part
+
+    def write_durably(target: Path, data: bytes) -> None:
+        if (step, target.name) in {("manifest", MANIFEST), ("pointer", POINTER_TMP)}:
+            die()
+        real_write(target, data)
+
+    def at(name: str, real: Any) -> Any:
+        def wrapped(*args: Any) -> Any:
+            if step == name:
+                die()
+            return real(*args)
+
+        return wrapped
+
+    real_export, real_write = snapshots._export_part, snapshots._write_durably
+    snapshots._export_part = export_part
+    snapshots._write_durably = write_durably
+    snapshots.parts.clear = at("clear", snapshots.parts.clear)
+    snapshots._collect = at("collect", snapshots._collect)
+    with write_lock(path, 60.0, writer=True):
+        conn = connect_writable(path, {}, 60.0)
+        snapshots.publish_locked(path, conn)
+    print("published")
+
+
 COMMANDS = {
+    "publish_killed_at": publish_killed_at,
     "materialize": materialize_pair,
     "big_write": big_write,
     "reader_loop": reader_loop,

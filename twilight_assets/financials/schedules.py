@@ -15,14 +15,8 @@ from dagster import (
     ScheduleEvaluationContext,
     SkipReason,
 )
-from dagster._core.definitions.unresolved_asset_job_definition import (
-    UnresolvedAssetJobDefinition,  # dagster exports no public name for this type
-)
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
+from twilight_assets.dagster_shim import UnresolvedAssetJobDefinition, partition_range_tags
 from twilight_assets.partitions import report_periods
 from twilight_assets.scheduling import market_schedule, table_job
 from twilight_resources.calendar import MARKET_TZ, to_key
@@ -40,11 +34,7 @@ def open_period_request(name: str, day: date, stamp: str) -> RunRequest | SkipRe
     run_key = f"{name}:{stamp}"
     if len(periods) == 1:
         return RunRequest(run_key=run_key, partition_key=periods[0])
-    tags = {
-        ASSET_PARTITION_RANGE_START_TAG: periods[0],
-        ASSET_PARTITION_RANGE_END_TAG: periods[-1],
-    }
-    return RunRequest(run_key=run_key, tags=tags)
+    return RunRequest(run_key=run_key, tags=partition_range_tags(periods[0], periods[-1]))
 
 
 def period_schedule(

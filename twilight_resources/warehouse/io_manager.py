@@ -1,10 +1,12 @@
 """Dagster's only path into the warehouse.
 
 The asset key picks the table by one rule (:func:`table_for_asset_key`): ``raw/daily`` ->
-``raw_daily``, ``normalized/daily`` -> ``normalized_daily``. Raw outputs are appended with a
-raw_id per row; normalized outputs are upserted on the primary key, their rejects
-quarantined. Each output is one transaction that also records every partition it covers
-(ranges from single-run backfills included) in the partition ledger.
+``raw_daily``, ``normalized/daily`` -> ``normalized_daily``. Raw outputs (a :class:`RawBatch`,
+or a plain DataFrame covering the run's partitions) are appended with a raw_id per row and their
+spooled answers deleted once committed; normalized outputs (a :class:`NormalizedBatch`, or a
+DataFrame with no rejects) are upserted on the primary key, their rejects quarantined. Each
+output is one transaction that also records every partition it covers (ranges from single-run
+backfills included) in the partition ledger.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from pydantic import Field
 
 from twilight_resources.priority import lower_priority
 from twilight_resources.settings import get_settings
+from twilight_resources.spool import discard
 from twilight_resources.warehouse.claims import Owner, PartitionClaims
 from twilight_resources.warehouse.normalize import NormalizedBatch
+from twilight_resources.warehouse.raw import RawBatch
 from twilight_resources.warehouse.schema import table_for_asset_key, table_spec
 from twilight_resources.warehouse.writer import UNPARTITIONED, WarehouseWriter, WriteResult
 
-PARTITION_KEYS_ATTR = "partition_keys"
 PREVIEW_COLUMNS = 30  # statements have ~160 columns; the event log needs a glimpse
 
 
@@ -63,7 +66,6 @@ def output_metadata(
         "table_rows": MetadataValue.int(result.table_rows),
         "file_size_bytes": MetadataValue.int(result.file_bytes),
         "write_id": MetadataValue.int(result.write_id),
-        "resorted": MetadataValue.bool(result.resorted),
         "write_seconds": MetadataValue.float(round(result.seconds, 3)),
         "lock_wait_seconds": MetadataValue.float(round(result.lock_wait_seconds, 3)),
         "publish_seconds": MetadataValue.float(round(result.publish_seconds, 3)),
@@ -74,21 +76,15 @@ def output_metadata(
     return metadata
 
 
-def _covered_keys(context: OutputContext, frame: pd.DataFrame) -> list[str]:
-    """The partitions this output speaks for: the run's, or the subset the frame names.
-
-    A raw asset that skips partitions the warehouse already holds sets
-    ``frame.attrs[PARTITION_KEYS_ATTR]`` to the keys it did fetch, so the skipped ones keep
-    their ledger entries instead of being recorded as fetched-and-empty.
-    """
+def _covered_keys(context: OutputContext, batch: RawBatch | None) -> list[str]:
+    """The partitions this output speaks for: the run's, or the subset a raw batch names."""
     keys = list(context.asset_partition_keys) if context.has_asset_partitions else [UNPARTITIONED]
-    narrowed = frame.attrs.get(PARTITION_KEYS_ATTR)
-    if narrowed is None:
+    if batch is None:
         return keys
-    unknown = sorted(set(narrowed) - set(keys))
+    unknown = sorted(set(batch.partition_keys) - set(keys))
     if unknown:
-        raise ValueError(f"frame.attrs names partitions outside this run: {unknown[:5]}")
-    return list(narrowed)
+        raise ValueError(f"the raw batch names partitions outside this run: {unknown[:5]}")
+    return list(batch.partition_keys)
 
 
 class DuckDBWarehouseIOManager(ConfigurableIOManager):
@@ -126,9 +122,7 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
         )
 
     def handle_output(
-        self,
-        context: OutputContext,
-        obj: pd.DataFrame | NormalizedBatch | tuple[pd.DataFrame, pd.DataFrame],
+        self, context: OutputContext, obj: pd.DataFrame | RawBatch | NormalizedBatch
     ) -> None:
         table = table_for_asset_key(context.asset_key.path)
         try:
@@ -139,32 +133,33 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
                 claims.release(table, Owner.current(context.run_id))
 
     def _write(
-        self,
-        context: OutputContext,
-        table: str,
-        obj: pd.DataFrame | NormalizedBatch | tuple[pd.DataFrame, pd.DataFrame],
+        self, context: OutputContext, table: str, obj: pd.DataFrame | RawBatch | NormalizedBatch
     ) -> None:
-        if isinstance(obj, tuple) and not isinstance(obj, NormalizedBatch) and len(obj) == 2:
-            obj = NormalizedBatch(*obj)
-        if not isinstance(obj, pd.DataFrame | NormalizedBatch):
+        layer = table_spec(table).layer
+        allowed = (pd.DataFrame, RawBatch) if layer == "raw" else (pd.DataFrame, NormalizedBatch)
+        if not isinstance(obj, allowed):
             raise TypeError(
                 f"{context.asset_key.to_user_string()} returned {type(obj).__name__}; the "
-                "warehouse stores a pandas DataFrame or a NormalizedBatch"
+                f"warehouse stores a {' or a '.join(t.__name__ for t in allowed)} in {table}"
             )
-        frame = obj.clean if isinstance(obj, NormalizedBatch) else obj
-        keys = _covered_keys(context, frame)
-        if not keys:
+        batch = obj if isinstance(obj, RawBatch) else None
+        data = obj.frame if isinstance(obj, RawBatch) else obj
+        frame = data.clean if isinstance(data, NormalizedBatch) else data
+        keys = _covered_keys(context, batch)
+        if keys:
+            result = self.writer().write(
+                table,
+                data,
+                keys,
+                run_id=context.run_id,
+                asset_key=context.asset_key.to_user_string(),
+            )
+            context.add_output_metadata(output_metadata(result, frame, self.preview_rows))
+        else:
             context.log.info(f"{table}: every partition of this run is already held; no write")
             context.add_output_metadata({"table": table, "partitions": 0})
-            return
-        result = self.writer().write(
-            table,
-            obj,
-            keys,
-            run_id=context.run_id,
-            asset_key=context.asset_key.to_user_string(),
-        )
-        context.add_output_metadata(output_metadata(result, frame, self.preview_rows))
+        if batch is not None:  # written (or held already): the spooled answers are spent
+            discard(batch.spooled)
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
         """Raw inputs: the latest fetch of each requested partition. Normalized inputs: the

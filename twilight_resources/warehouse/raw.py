@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -15,6 +17,21 @@ from twilight_resources.warehouse.ledger import PartitionCounts, allocate
 from twilight_resources.warehouse.schema import TableSpec, quote
 
 WRITER_ASSIGNED = ("raw_id", "extra_fields")
+
+
+@dataclass(frozen=True)
+class RawBatch:
+    """What a raw asset hands the IO manager: the answers' rows (labelled with partition key,
+    request parameters and fetch time), the partitions the write speaks for, and the spool
+    files of the answers, deleted once the write has committed.
+
+    ``partition_keys`` may be fewer than the run's: partitions the warehouse already held were
+    not fetched, and keep their ledger rows instead of being recorded as fetched-and-empty.
+    """
+
+    frame: pd.DataFrame
+    partition_keys: tuple[str, ...]
+    spooled: tuple[Path, ...] = field(default=())
 
 
 def _json_text(value: object) -> str | None:

@@ -1,11 +1,15 @@
 """The one read API of the serving processes (read sidecar, MCP server).
 
 Readers never open the warehouse file: they query the newest published snapshot through a
-small pool of read-only connections, so they are never blocked by a writer and never block
-one. When the pointer changes, a pool on the new snapshot is opened and swapped in, and the old
-pool closes once its running queries finish. Serving processes pass ``watch_interval``: a
-background thread then watches the pointer and opens new snapshots, so no request ever waits
-on opening (or closing) a database; without it, each query checks the pointer (one ``stat``).
+small pool of connections to one in-memory database, which attaches every part of one
+generation read-only and names each table by a view over its parts (UNION ALL of the years of a
+dated table), then creates the warehouse's views over those. So readers are never blocked by a
+writer and never block one, and a query sees one generation whole: a pool attaches all parts of
+its generation or none. When the pointer changes, a pool on the new generation is opened and
+swapped in, and the old pool closes once its running queries finish. Serving processes pass
+``watch_interval``: a background thread then watches the pointer and opens new snapshots, so no
+request ever waits on opening (or closing) a database; without it, each query checks the
+pointer (one ``stat``).
 A watching reader also moves on at most once per ``switch_interval``: each switch costs the
 serving process an open, a close and queries on cold caches, and a backfill may publish every
 few seconds; the first snapshot after a quiet spell is still served at once. It also reads the
@@ -14,8 +18,9 @@ pay for first loads into fresh memory.
 Other readers (asset checks, planners, the CLI) must see every committed write: before they look
 at the pointer they publish a snapshot a writer deferred (one ``stat`` when there is none).
 Serving processes never publish: they pass ``publish_deferred_writes=False`` or watch.
-A snapshot deleted between reading the pointer and opening it makes the reader re-read the
-pointer; if no newer one can be opened the reader keeps serving the one it has.
+A generation deleted between reading the pointer and attaching its last part makes the reader
+drop what it attached and re-read the pointer; if no newer one can be opened the reader keeps
+serving the one it has.
 """
 
 from __future__ import annotations
@@ -38,8 +43,12 @@ from twilight_resources.priority import lower_thread_priority
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse.connections import connect
 from twilight_resources.warehouse.ledger import MISSING_SQL, PARTITIONS_SQL
+from twilight_resources.warehouse.schema import quote
 from twilight_resources.warehouse.snapshots import (
+    Manifest,
+    ManifestError,
     SnapshotInfo,
+    load_manifest,
     newest_complete,
     pointer_path,
     publish_deferred,
@@ -71,14 +80,37 @@ def _value(conn: duckdb.DuckDBPyConnection, sql: str) -> Any:
     return row[0]
 
 
+def _mount(conn: duckdb.DuckDBPyConnection, directory: Path, manifest: Manifest) -> None:
+    """Attach every part of one generation and put the warehouse's names over them."""
+    sources: dict[str, list[str]] = {}
+    for n, part in enumerate(manifest.parts):
+        path = str(directory / part.file).replace("'", "''")
+        conn.execute(f"ATTACH '{path}' AS part{n} (READ_ONLY)")
+        sources.setdefault(part.table, []).append(f"SELECT * FROM part{n}.{quote(part.table)}")
+    for table, selects in sources.items():
+        conn.execute(f"CREATE VIEW main.{quote(table)} AS {' UNION ALL '.join(selects)}")
+    for view in manifest.views:
+        try:
+            conn.execute(view)
+        except duckdb.CatalogException as exc:  # over a table readers do not get (raw_*)
+            log.info("snapshot %s serves without a view: %s", directory.name, exc)
+
+
 class _Pool:
-    """Read-only connections to one snapshot; closed when retired and idle."""
+    """Connections to one generation; closed when retired and idle."""
 
     def __init__(
         self, info: SnapshotInfo, size: int, config: dict[str, str], warm: Sequence[str] = ()
     ) -> None:
         self.info = info
-        self._db = connect(info.path, read_only=True, config=config)
+        manifest = load_manifest(info.path)
+        self._tables = set(manifest.tables())
+        self._db = connect(config=config)
+        try:
+            _mount(self._db, info.path, manifest)
+        except BaseException:  # a part vanished (an old generation removed): none of it
+            self._db.close()
+            raise
         self._idle: queue.Queue[duckdb.DuckDBPyConnection] = queue.Queue()
         for _ in range(size):
             self._idle.put(self._db.cursor())
@@ -102,10 +134,7 @@ class _Pool:
         try:
             amount, unit = str(_value(conn, "SELECT current_setting('memory_limit')")).split()
             full = float(amount) * _MEMORY_UNITS[unit] * WARM_FILL
-            present = {
-                row[0] for row in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-            }
-            for table in (t for t in tables if t in present):
+            for table in (t for t in tables if t in self._tables):
                 conn.execute(f"SELECT first(COLUMNS(*)) FROM {table}").fetchall()
                 used = _value(conn, "SELECT sum(memory_usage_bytes) FROM duckdb_memory()")
                 if used >= full:
@@ -228,7 +257,7 @@ class WarehouseReader:
                 return self._pool
             try:
                 return _Pool(info, self._pool_size, self._config, self._warm_tables)
-            except (duckdb.Error, OSError) as exc:
+            except (duckdb.Error, OSError, ManifestError) as exc:
                 log.info("snapshot %s not openable (%s); re-reading pointer", info.path, exc)
                 broken = info
                 time.sleep(0.01 * (attempt + 1))

@@ -3,7 +3,8 @@
 A statement row has 90-170 columns, and DuckDB fetches each column of a row on its own: one
 row costs ~4 ms a table whatever the query, so one stock's four statements cost ~20 ms.
 ``serve_statement_rows`` holds every version of every row as one JSON array of the answer's
-values (dates as YYYYMMDD, as requests write them), in stock order: a narrow scan finds a stock.
+values (dates as YYYYMMDD, as requests write them); snapshots hold it in key order, so a
+narrow scan finds a stock.
 The writer keeps it in step inside the transaction that upserts a statement table
 (:func:`refresh`); whatever applies the DDL to the warehouse (a writer, ``twilight publish``)
 rebuilds it whole when the layout it was built with is not the DDL's (:func:`ensure`).
@@ -11,13 +12,11 @@ rebuilds it whole when the layout it was built with is not the DDL's (:func:`ens
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cache
 
 import duckdb
 
-from twilight_resources.warehouse import resort
-from twilight_resources.warehouse.frames import utc_now
+from twilight_resources.warehouse import parts
 from twilight_resources.warehouse.schema import quote, table_spec
 from twilight_resources.warehouse.upsert import CLASSIFIED, INSERT, UPDATE
 
@@ -32,7 +31,6 @@ KNOWN_ON = {
 }
 SOURCES = {f"normalized_{name}": name for name in KNOWN_ON}
 HIDDEN = ("raw_id", "ingested_at")  # lineage an answer leaves out (which fetch, when)
-ORDER = "ts_code, end_date, statement, report_type, known_on"
 
 
 @cache
@@ -73,7 +71,7 @@ def ensure(conn: duckdb.DuckDBPyConnection) -> bool:
         return False
     conn.begin()
     try:
-        rebuild(conn, utc_now())
+        rebuild(conn)
         conn.commit()
     except BaseException:
         conn.rollback()
@@ -81,58 +79,34 @@ def ensure(conn: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
-def rebuild(conn: duckdb.DuckDBPyConnection, now: datetime) -> int:
-    """All rows again from the statement tables, in key order; the caller's transaction."""
+def rebuild(conn: duckdb.DuckDBPyConnection) -> None:
+    """All rows again from the statement tables; the caller's transaction."""
     conn.execute(f"DELETE FROM {ROWS}")
     conn.execute(f"DELETE FROM {LAYOUT}")
     layouts = [[statement, list(columns(statement))] for statement in KNOWN_ON]
     conn.executemany(f"INSERT INTO {LAYOUT} VALUES (?, ?)", layouts)
     union = " UNION ALL ".join(_select(s) for s in KNOWN_ON)
-    conn.execute(f"INSERT INTO {ROWS} SELECT * FROM ({union}) ORDER BY {ORDER}")
-    total = resort.row_count(conn, ROWS)
-    conn.execute("DELETE FROM meta_table_state WHERE table_name = ?", [ROWS])
-    if total:  # no bookkeeping for an empty copy
-        resort.mark_sorted(conn, ROWS, total, now)
-    return total
+    conn.execute(f"INSERT INTO {ROWS} SELECT * FROM ({union})")
+    parts.mark_whole(conn, (ROWS, LAYOUT))
 
 
 def refresh(conn: duckdb.DuckDBPyConnection, table: str) -> None:
     """Rewrite the rows of every (stock, period) the upsert just inserted or changed.
 
     Reads the upsert's classification of its rows (``CLASSIFIED``); the caller's transaction.
-    Deleted rows shrink the table's sorted body, so they count as unsorted from then on.
+    The rows keep their (stock, period), hence the snapshot part they belong to.
     """
     statement = SOURCES[table]
     conn.execute(
         "CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT ts_code, end_date "
         f"FROM {CLASSIFIED} WHERE _action IN ({INSERT}, {UPDATE})"
     )
-    row = conn.execute(
+    conn.execute(
         f"DELETE FROM {ROWS} r USING touched t WHERE r.statement = ? "
         "AND r.ts_code = t.ts_code AND r.end_date = t.end_date",
         [statement],
-    ).fetchone()
-    deleted = int(row[0]) if row else 0
-    if deleted:
-        conn.execute(
-            "UPDATE meta_table_state SET sorted_rows = greatest(sorted_rows - ?, 0) "
-            "WHERE table_name = ?",
-            [deleted, ROWS],
-        )
-    conn.execute(
-        f"INSERT INTO {ROWS} {_select(statement, 'JOIN touched USING (ts_code, end_date)')} "
-        f"ORDER BY {ORDER}"
     )
-
-
-def maybe_resort(
-    conn: duckdb.DuckDBPyConnection, now: datetime, *, fraction: float, min_rows: int
-) -> bool:
-    """Rewrite the rows in key order once the unsorted tail is large (the writer's rule)."""
-    total = resort.row_count(conn, ROWS)
-    if not resort.should_resort(
-        total, resort.sorted_rows(conn, ROWS), fraction=fraction, min_rows=min_rows
-    ):
-        return False
-    resort.rewrite_sorted(conn, table_spec(ROWS), now)
-    return True
+    conn.execute(
+        f"INSERT INTO {ROWS} {_select(statement, 'JOIN touched USING (ts_code, end_date)')}"
+    )
+    parts.mark_rows(conn, ROWS, "touched", "TRUE")

@@ -45,17 +45,17 @@ def _stage(
     casts = "".join(f"CAST({quote(c)} AS {spec.columns[c]}) AS {quote(c)}, " for c in columns)
     key = ", ".join(quote(c) for c in spec.primary_key)
     last_wins = f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row DESC) = 1"
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE incoming AS SELECT {casts}"
-        "CAST(raw_id AS BIGINT) AS raw_id, CAST(source AS VARCHAR) AS source, "
+    incoming = (
+        f"SELECT {casts}CAST(raw_id AS BIGINT) AS raw_id, CAST(source AS VARCHAR) AS source, "
         f"partition_key, _row FROM normalized_frame {last_wins if dedup else ''}"
     )
     match = " AND ".join(f"i.{quote(c)} = t.{quote(c)}" for c in spec.primary_key)
     values = [c for c in columns if c not in spec.primary_key]
     differs = " OR ".join(f"i.{quote(c)} IS DISTINCT FROM t.{quote(c)}" for c in values)
+    # One statement: the cast rows are joined as they are cast, not stored and read again.
     conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {CLASSIFIED} AS SELECT i.*, CASE "
-        f"WHEN t.{quote(spec.primary_key[0])} IS NULL THEN {INSERT} "
+        f"CREATE OR REPLACE TEMP TABLE {CLASSIFIED} AS WITH incoming AS ({incoming}) "
+        f"SELECT i.*, CASE WHEN t.{quote(spec.primary_key[0])} IS NULL THEN {INSERT} "
         f"WHEN {differs or 'FALSE'} THEN {UPDATE} ELSE {UNCHANGED} END AS _action "
         f"FROM incoming i LEFT JOIN {spec.name} t ON {match}"
     )

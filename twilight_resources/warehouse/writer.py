@@ -3,9 +3,14 @@
 One write = one DuckDB transaction holding the data and its partition-ledger rows, so a
 failure or a SIGKILL at any point leaves the file exactly as before (DuckDB replays only
 committed WAL entries). Writers from any process queue on an flock held only while writing;
-fetching happens before, in the asset body. After the commit the writer may re-sort the table,
-then checkpoints, closes and publishes a read snapshot, still under the lock so the copy sees
-one consistent state (or leaves that to the next writer in the queue, see ``snapshots``).
+fetching happens before, in the asset body. The transaction also records which snapshot parts
+it changed (``parts``). After the commit the writer checkpoints and publishes a read snapshot of
+those parts, still under the lock so it sees one consistent state (or leaves that to the next
+writer in the queue, see ``snapshots``). Tables are not kept sorted here: the snapshot parts
+are written in key order, which is what readers scan.
+
+Raw tables live in their own file (``rawfile``), written and read under the same lock; a raw
+write publishes nothing, since readers never see the raw layer.
 """
 
 from __future__ import annotations
@@ -21,15 +26,21 @@ import duckdb
 import pandas as pd
 
 from twilight_resources.settings import TwilightSettings, get_settings
-from twilight_resources.warehouse import resort, statement_rows
+from twilight_resources.warehouse import parts, statement_rows
 from twilight_resources.warehouse.frames import utc_now
-from twilight_resources.warehouse.ledger import PartitionCounts, allocate, record_write
+from twilight_resources.warehouse.ledger import (
+    PARTITIONS_SQL,
+    PartitionCounts,
+    allocate,
+    record_write,
+)
 from twilight_resources.warehouse.locking import connect_writable, write_lock, writers_waiting
 from twilight_resources.warehouse.normalize import NormalizedBatch
 from twilight_resources.warehouse.raw import append_raw, load_latest
+from twilight_resources.warehouse.rawfile import drop_moved, left_in_main, open_raw, raw_path
 from twilight_resources.warehouse.schema import TableSpec, apply_ddl, table_spec
 from twilight_resources.warehouse.snapshots import SnapshotInfo, defer_locked, publish_locked
-from twilight_resources.warehouse.upsert import upsert_normalized
+from twilight_resources.warehouse.upsert import CLASSIFIED, INSERT, UPDATE, upsert_normalized
 
 UNPARTITIONED = ""
 _TOTALS = ("rows", "inserted", "updated", "unchanged", "rejected")
@@ -53,7 +64,6 @@ class WriteResult:
     rejected: int
     table_rows: int
     file_bytes: int
-    resorted: bool
     snapshot: SnapshotInfo | None
     seconds: float  # in total, including ...
     lock_wait_seconds: float  # ... queueing behind other writers
@@ -61,7 +71,8 @@ class WriteResult:
 
 
 class WarehouseWriter:
-    """Writes raw appends and normalized upserts into one DuckDB file, one transaction each."""
+    """Writes raw appends (into the raw file) and normalized upserts (into the warehouse file),
+    one transaction each."""
 
     def __init__(
         self,
@@ -72,16 +83,13 @@ class WarehouseWriter:
         lock_timeout: float = 600.0,
         publish: bool = True,
         keep_snapshots: int = 2,
-        resort_fraction: float = 0.2,
-        resort_min_rows: int = 100_000,
     ) -> None:
         self.path = Path(path)
+        self.raw_path = raw_path(self.path)
         self.config = {"memory_limit": memory_limit, "threads": str(threads)}
         self.lock_timeout = lock_timeout
         self.publish = publish
         self.keep_snapshots = keep_snapshots
-        self.resort_fraction = resort_fraction
-        self.resort_min_rows = resort_min_rows
 
     @classmethod
     def from_settings(
@@ -99,13 +107,29 @@ class WarehouseWriter:
         """An open, schema-current connection; the caller holds the writer lock."""
         conn = connect_writable(self.path, self.config, self.lock_timeout)
         try:
+            if left_in_main(conn):  # a single-file warehouse: move its raw layer
+                conn.close()
+                with self._raw_connection():
+                    pass
+                conn = connect_writable(self.path, self.config, self.lock_timeout)
+                drop_moved(conn)
+                conn.execute("CHECKPOINT")
             apply_ddl(conn)
             statement_rows.ensure(conn)  # a new warehouse, an upgrade, a column added
             yield conn
         finally:
             conn.close()
 
-    def _publish(self) -> SnapshotInfo | None:
+    @contextmanager
+    def _raw_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The raw file, schema-current; the caller holds the writer lock."""
+        conn = open_raw(self.path, self.config, self.lock_timeout)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _publish(self, conn: duckdb.DuckDBPyConnection) -> SnapshotInfo | None:
         """Publish a read snapshot, unless another writer is queued: it publishes both."""
         if not self.publish:
             return None
@@ -113,7 +137,7 @@ class WarehouseWriter:
             defer_locked(self.path)
             return None
         try:
-            return publish_locked(self.path, keep=self.keep_snapshots)
+            return publish_locked(self.path, conn, keep=self.keep_snapshots)
         except OSError:
             # A full disk: readers that must see every commit publish before they look (or
             # fail clearly while the disk stays full), so the next run's resume check does not
@@ -140,23 +164,24 @@ class WarehouseWriter:
         spec = table_spec(table)
         keys = tuple(dict.fromkeys(partition_keys)) or (UNPARTITIONED,)
         frame, rejects = data if isinstance(data, NormalizedBatch) else (data, None)
-        if spec.layer == "raw" and rejects is not None:
-            raise ValueError("rejects belong to normalized tables, not raw ones")
+        if spec.layer == "raw":
+            if rejects is not None:
+                raise ValueError("rejects belong to normalized tables, not raw ones")
+            return self._write_raw(spec, frame, keys, run_id, asset_key, started)
         with write_lock(self.path, self.lock_timeout, writer=True):
             locked = time.monotonic()
             with self._connection() as conn:
                 write_id, counts = self._commit(conn, spec, frame, rejects, keys, run_id, asset_key)
-                resorted = self._maybe_resort(conn, spec)
-                table_rows = resort.row_count(conn, table)
+                table_rows = _row_count(conn, table)
                 conn.execute("CHECKPOINT")
-            published = time.monotonic()
-            try:
-                snapshot = self._publish()
-            except OSError as exc:
-                raise PublishError(
-                    f"write {write_id} to {table} is committed, but publishing the read "
-                    f"snapshot failed (readers keep the previous one): {exc}"
-                ) from exc
+                published = time.monotonic()
+                try:
+                    snapshot = self._publish(conn)
+                except OSError as exc:
+                    raise PublishError(
+                        f"write {write_id} to {table} is committed, but publishing the read "
+                        f"snapshot failed (readers keep the previous one): {exc}"
+                    ) from exc
             file_bytes = self.path.stat().st_size
         done = time.monotonic()
         return WriteResult(
@@ -165,11 +190,55 @@ class WarehouseWriter:
             write_id=write_id,
             table_rows=table_rows,
             file_bytes=file_bytes,
-            resorted=resorted,
             snapshot=snapshot,
             seconds=done - started,
             lock_wait_seconds=locked - started,
             publish_seconds=done - published,
+            **{f: sum(getattr(c, f) for c in counts.values()) for f in _TOTALS},
+        )
+
+    def _write_raw(
+        self,
+        spec: TableSpec,
+        frame: pd.DataFrame,
+        keys: tuple[str, ...],
+        run_id: str | None,
+        asset_key: str | None,
+        started: float,
+    ) -> WriteResult:
+        """Append to the raw file. Not queued as a publishing writer: it changes nothing
+        readers see, so a writer ahead of it still publishes."""
+        with write_lock(self.path, self.lock_timeout):
+            locked = time.monotonic()
+            with self._raw_connection() as conn:
+                now = utc_now()
+                with _atomic(conn):
+                    write_id = allocate(conn, "write_id", 1)
+                    counts = append_raw(conn, spec, frame, keys, fetched_default=now)
+                    record_write(
+                        conn,
+                        table=spec.name,
+                        write_id=write_id,
+                        written_at=now,
+                        counts=counts,
+                        run_id=run_id,
+                        asset_key=asset_key,
+                    )
+                held = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()
+                table_rows = int(held[0]) if held else 0
+            # No CHECKPOINT: nothing copies the raw file, and closing it checkpoints anyway.
+            file_bytes = self.raw_path.stat().st_size
+        done = time.monotonic()
+        return WriteResult(
+            table=spec.name,
+            partition_keys=keys,
+            write_id=write_id,
+            table_rows=table_rows,
+            file_bytes=file_bytes,
+            snapshot=None,
+            seconds=done - started,
+            lock_wait_seconds=locked - started,
+            publish_seconds=0.0,
             **{f: sum(getattr(c, f) for c in counts.values()) for f in _TOTALS},
         )
 
@@ -183,28 +252,29 @@ class WarehouseWriter:
         run_id: str | None,
         asset_key: str | None,
     ) -> tuple[int, dict[str, PartitionCounts]]:
-        """Data + ledger in one transaction; returns the write id and per-partition counts."""
+        """Normalized data + ledger in one transaction; returns the write id and per-partition
+        counts."""
         now = utc_now()
         with _atomic(conn):
-            before = resort.row_count(conn, spec.name)
             write_id = allocate(conn, "write_id", 1)
-            if spec.layer == "raw":
-                counts = append_raw(conn, spec, frame, keys, fetched_default=now)
-            else:
-                counts = upsert_normalized(
-                    conn,
-                    spec,
-                    frame,
-                    keys,
-                    rejects=rejects,
-                    now=now,
-                    write_id=write_id,
-                    run_id=run_id,
-                )
-                if before == 0:  # inserted in key order into an empty table: already sorted
-                    resort.mark_sorted(conn, spec.name, resort.row_count(conn, spec.name), now)
-                if spec.name in statement_rows.SOURCES and not frame.empty:
+            counts = upsert_normalized(
+                conn,
+                spec,
+                frame,
+                keys,
+                rejects=rejects,
+                now=now,
+                write_id=write_id,
+                run_id=run_id,
+            )
+            if not frame.empty:
+                changed = f"_action IN ({INSERT}, {UPDATE})"
+                parts.mark_rows(conn, spec.name, CLASSIFIED, changed)
+                if spec.name in statement_rows.SOURCES:
                     statement_rows.refresh(conn, spec.name)
+            if rejects is not None and not rejects.empty:
+                parts.mark_whole(conn, ("meta_quarantine",))
+            parts.mark_whole(conn, ("meta_partition_ledger", "meta_counters"))
             record_write(
                 conn,
                 table=spec.name,
@@ -216,54 +286,48 @@ class WarehouseWriter:
             )
         return write_id, counts
 
-    def _maybe_resort(self, conn: duckdb.DuckDBPyConnection, spec: TableSpec) -> bool:
-        if spec.layer != "normalized":
-            return False
-        if spec.name in statement_rows.SOURCES:
-            with _atomic(conn):
-                statement_rows.maybe_resort(
-                    conn, utc_now(), fraction=self.resort_fraction, min_rows=self.resort_min_rows
-                )
-        total = resort.row_count(conn, spec.name)
-        done = resort.sorted_rows(conn, spec.name)
-        if not resort.should_resort(
-            total, done, fraction=self.resort_fraction, min_rows=self.resort_min_rows
-        ):
-            return False
-        _resort(conn, spec)
-        return True
-
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(
+        self, tables: Sequence[str] = (parts.WHOLE,)
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A transaction of the caller's own statements (for tables no asset outputs), written
-        as every write is: queued, committed whole or not at all, checkpointed, published."""
+        as every write is: queued, committed whole or not at all, checkpointed, published.
+
+        ``tables``: those the statements change, whose snapshot parts are published again
+        (by default every table, as the writer cannot tell).
+        """
         with write_lock(self.path, self.lock_timeout, writer=True):
             with self._connection() as conn:
                 with _atomic(conn):
                     yield conn
+                    parts.mark_whole(conn, tables)
                 conn.execute("CHECKPOINT")
-            self._publish()
-
-    def resort(self, table: str) -> None:
-        """Rewrite ``table`` in primary-key order now (normally the writer decides when)."""
-        with write_lock(self.path, self.lock_timeout, writer=True):
-            with self._connection() as conn:
-                _resort(conn, table_spec(table))
-                conn.execute("CHECKPOINT")
-            self._publish()
+                self._publish(conn)
 
     def load_raw(self, table: str, partition_keys: Sequence[str]) -> pd.DataFrame:
         """Raw rows of the latest fetch of each partition (what a normalized asset consumes)."""
         spec = table_spec(table)
         if spec.layer != "raw":
             raise ValueError(f"{table} is not a raw table")
-        with write_lock(self.path, self.lock_timeout), self._connection() as conn:
+        with write_lock(self.path, self.lock_timeout), self._raw_connection() as conn:
             return load_latest(conn, spec, partition_keys)
+
+    def raw_partitions(self, table: str) -> pd.DataFrame:
+        """The latest raw ledger row of each partition of ``table`` (what was fetched)."""
+        return self.query_raw(PARTITIONS_SQL, [table_spec(table).name])
+
+    def query_raw(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """A query of the raw file, under the writer lock (raw is in no snapshot)."""
+        with write_lock(self.path, self.lock_timeout), self._raw_connection() as conn:
+            return conn.execute(sql, params).df()
 
     def load_table(self, table: str) -> pd.DataFrame:
         """A whole table, read under the writer lock (exact, unlike a possibly older snapshot)."""
         spec = table_spec(table)
-        with write_lock(self.path, self.lock_timeout), self._connection() as conn:
+        opened = self._raw_connection if spec.layer == "raw" else self._connection
+        with write_lock(self.path, self.lock_timeout), opened() as conn:
             return conn.execute(f"SELECT * FROM {spec.name}").df()
 
 
@@ -279,7 +343,6 @@ def _atomic(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
         raise
 
 
-def _resort(conn: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
-    """Re-sort in its own transaction, after the data commit: a failure keeps the data."""
-    with _atomic(conn):
-        resort.rewrite_sorted(conn, spec, utc_now())
+def _row_count(conn: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0

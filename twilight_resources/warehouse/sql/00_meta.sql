@@ -42,12 +42,14 @@ CREATE TABLE IF NOT EXISTS meta_counters (
     value BIGINT  NOT NULL
 );
 
--- Physical-order bookkeeping: rows [0, sorted_rows) of a table are in primary-key order.
--- The writer re-sorts a table when the unsorted tail grows past its threshold.
-CREATE TABLE IF NOT EXISTS meta_table_state (
-    table_name  VARCHAR PRIMARY KEY,
-    sorted_rows BIGINT    NOT NULL,
-    sorted_at   TIMESTAMP NOT NULL
+-- Parts of the published snapshot that lag the warehouse: each write records here, in its own
+-- transaction, the (table, bucket) parts it changed (bucket: the year of the table's date key as
+-- text, '*' for the whole table; table '*': every table). The publish that exports them clears
+-- them, so after a crash at any point the next publish still knows what the last one lacks.
+CREATE TABLE IF NOT EXISTS meta_dirty_parts (
+    table_name VARCHAR NOT NULL,
+    bucket     VARCHAR NOT NULL,
+    PRIMARY KEY (table_name, bucket)
 );
 
 -- Cross-source disagreements: the warehouse's normalized_daily against AKShare's bars of the same
