@@ -57,6 +57,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_backfill import start_sim  # noqa: E402
 
+from twilight_app.instance import DAGSTER_YAML  # noqa: E402
+
 TABLES = "daily,adj_factor,daily_basic"
 SCHEDULE = "daily_prices_after_close"
 LAST_YEAR = 2024  # the backfilled history ends here; the refreshes are of the next January
@@ -392,9 +394,7 @@ def main() -> None:
     home, logs = root / "home", root / "logs"
     (home / "dagster").mkdir(parents=True)
     logs.mkdir()
-    (home / "dagster" / "dagster.yaml").write_text(
-        (Path(__file__).resolve().parents[1] / "dagster.yaml").read_text()
-    )
+    (home / "dagster" / "dagster.yaml").write_text(DAGSTER_YAML.read_text(encoding="utf-8"))
     first_year = LAST_YEAR - args.years_long + 1
     os.environ.update(
         TWILIGHT_HOME=str(home),
