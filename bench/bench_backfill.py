@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import os
 import resource
 import secrets
@@ -41,12 +40,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from reaping import become_subreaper, reap_adopted
 
 from twilight_app.instance import DAGSTER_YAML
 from twilight_assets.backfill import LAYERS
 from twilight_resources.processes import spawn_session
-
-PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
 
 def start_sim(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
@@ -144,35 +142,6 @@ def twilight_backfill(args: argparse.Namespace) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
-def adopt_orphans() -> None:
-    """Become the reaper of every descendant whose parent exits before it.
-
-    A run's forkserver (the parent of its step processes) outlives the run's process and is
-    never waited for by it: without this, its CPU and its steps' would be counted nowhere.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-
-
-def reap_orphans(keep: int, timeout_s: float = 60.0) -> None:
-    """Wait for every child but ``keep`` (the simulator), orphans adopted meanwhile included."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        children = {
-            int(pid)
-            for task in Path("/proc/self/task").iterdir()
-            for pid in (task / "children").read_text().split()
-        } - {keep}
-        if not children:
-            return
-        for pid in children:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.1)
-    raise SystemExit(f"processes of the backfill still running after {timeout_s:.0f} s")
-
-
 def children_cpu_s() -> float:
     """CPU seconds of every reaped descendant (the simulator, still running, is not one)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -241,7 +210,7 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    adopt_orphans()
+    become_subreaper()
     sim = start_sim(args, args.port)
     try:
         dagster(["raw/trade_cal", "normalized/trade_cal"])
@@ -255,7 +224,7 @@ def run(args: argparse.Namespace) -> None:
         else:
             twilight_backfill(args)
         wall = time.monotonic() - started
-        reap_orphans(keep=sim.pid)
+        reap_adopted({sim.pid})
         pipeline_cpu = children_cpu_s() - cpu_before
         steps = phases(epoch)
         stats = httpx.get(f"http://127.0.0.1:{args.port}/_sim/stats").json()

@@ -34,8 +34,6 @@ once, so files hard-linked between snapshot generations count once.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
 import json
 import os
 import re
@@ -53,6 +51,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
+from reaping import become_subreaper, children, reap_adopted
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_backfill import start_sim  # noqa: E402
@@ -172,44 +171,6 @@ class Failed(Exception):
     def __init__(self, message: str, cost: Cost) -> None:
         super().__init__(message)
         self.cost = cost
-
-
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def become_subreaper() -> None:
-    """Adopt orphaned descendants, so that reaping them adds their CPU and writes to
-    ``RUSAGE_CHILDREN``: Dagster's run process exits without waiting for the forkserver that
-    forked its step processes, and without this their whole cost would be missed."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
-
-
-def children() -> set[int]:
-    """Process ids whose parent is this process (from /proc/*/stat)."""
-    me, found = os.getpid(), set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == me:
-            found.add(int(stat.parent.name))
-    return found
-
-
-def reap_adopted(spared: set[int], timeout: float = 120.0) -> None:
-    """Wait for and reap every child not in ``spared`` (the descendants a command left)."""
-    deadline = time.monotonic() + timeout
-    while left := children() - spared:
-        for pid in left:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-        if time.monotonic() > deadline:
-            print(f"processes {sorted(left)} still running {timeout:.0f} s after their command")
-            return
-        time.sleep(0.05)
 
 
 def measured(cmd: Sequence[str], snapshots: Path, log: Path) -> Cost:
