@@ -20,6 +20,8 @@ from twilight_resources.warehouse.snapshots import (
     Manifest,
     deferred_path,
     load_manifest,
+    pointer_path,
+    pointer_problem,
     publish_locked,
     snapshot_dir,
 )
@@ -229,3 +231,18 @@ def test_a_table_whose_columns_changed_is_exported_whole(
     assert now["normalized_stock_basic.duckdb"] == was["normalized_stock_basic.duckdb"]
     with WarehouseReader(warehouse) as reader:
         assert reader.query("SELECT count(note) AS n FROM normalized_daily")["n"].item() == 0
+
+
+def test_a_pointer_of_an_earlier_version_says_how_to_move_on(
+    writer: WarehouseWriter, warehouse: Path
+) -> None:
+    """An upgraded install's pointer names one snapshot file: readers are told what publishes
+    this version's generations, and the next write does."""
+    writer.write("normalized_daily", daily_rows(["a"], ["20240102"]))
+    pointer_path(warehouse).write_text(
+        '{"file": "warehouse-g00000007.duckdb", "generation": 7, '
+        '"published_at": "2026-01-05T10:00:00+00:00", "size_bytes": 1}'
+    )
+    assert "twilight publish" in (pointer_problem(warehouse) or "")
+    writer.write("normalized_daily", daily_rows(["a"], ["20240103"]), ["20240103"])
+    assert pointer_problem(warehouse) is None

@@ -229,6 +229,11 @@ _problems_lock = threading.Lock()
 def _parse_pointer(warehouse: Path, text: str) -> SnapshotInfo:
     try:
         doc = json.loads(text)
+        if isinstance(doc, dict) and "dir" not in doc and "file" in doc:
+            raise PointerError(
+                "from an earlier twilight (one file per snapshot); the next write or "
+                "`twilight publish` publishes this version's generations"
+            )
         name = doc["dir"]
         info = SnapshotInfo(
             path=snapshot_dir(warehouse) / str(name),
