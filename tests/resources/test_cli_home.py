@@ -122,10 +122,23 @@ def test_sigterm_stops_a_backfill_with_its_chunk_runs_and_simulator(tmp_path: Pa
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode == 143, out
-    assert "twilight: stopped" in out
-    deadline = time.monotonic() + 30
-    while (left := processes_with(home)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert left == [], left
-    assert not (home / "state" / "sim.json").exists()
+    try:
+        assert proc.returncode == 143, out
+        assert "twilight: stopped" in out
+        deadline = time.monotonic() + 30
+        while (left := processes_with(home)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert left == [], left
+        assert not (home / "state" / "sim.json").exists()
+    finally:  # a failure here must not leave strays behind for the next test
+        _kill_all_with(home)
+
+
+def _kill_all_with(home: Path) -> None:
+    needle = f"TWILIGHT_HOME={home}".encode()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and needle in (entry / "environ").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+        except OSError:
+            continue
