@@ -183,19 +183,10 @@ class WarehouseWriter:
                         f"snapshot failed (readers keep the previous one): {exc}"
                     ) from exc
             file_bytes = self.path.stat().st_size
-        done = time.monotonic()
-        return WriteResult(
-            table=table,
-            partition_keys=keys,
-            write_id=write_id,
-            table_rows=table_rows,
-            file_bytes=file_bytes,
-            snapshot=snapshot,
-            seconds=done - started,
-            lock_wait_seconds=locked - started,
-            publish_seconds=done - published,
-            **{f: sum(getattr(c, f) for c in counts.values()) for f in _TOTALS},
-        )
+        return _result(
+            spec, keys, write_id, counts, table_rows, file_bytes, snapshot,
+            started=started, locked=locked, published=published,
+        )  # fmt: skip
 
     def _write_raw(
         self,
@@ -224,23 +215,13 @@ class WarehouseWriter:
                         run_id=run_id,
                         asset_key=asset_key,
                     )
-                held = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()
-                table_rows = int(held[0]) if held else 0
+                table_rows = _row_count(conn, spec.name)
             # No CHECKPOINT: nothing copies the raw file, and closing it checkpoints anyway.
             file_bytes = self.raw_path.stat().st_size
-        done = time.monotonic()
-        return WriteResult(
-            table=spec.name,
-            partition_keys=keys,
-            write_id=write_id,
-            table_rows=table_rows,
-            file_bytes=file_bytes,
-            snapshot=None,
-            seconds=done - started,
-            lock_wait_seconds=locked - started,
-            publish_seconds=0.0,
-            **{f: sum(getattr(c, f) for c in counts.values()) for f in _TOTALS},
-        )
+        return _result(
+            spec, keys, write_id, counts, table_rows, file_bytes, None,
+            started=started, locked=locked, published=None,
+        )  # fmt: skip
 
     def _commit(
         self,
@@ -341,6 +322,35 @@ def _atomic(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
     except BaseException:
         conn.rollback()
         raise
+
+
+def _result(
+    spec: TableSpec,
+    keys: tuple[str, ...],
+    write_id: int,
+    counts: dict[str, PartitionCounts],
+    table_rows: int,
+    file_bytes: int,
+    snapshot: SnapshotInfo | None,
+    *,
+    started: float,
+    locked: float,
+    published: float | None,
+) -> WriteResult:
+    """A committed write's figures; ``published`` is when publishing began (None: no publish)."""
+    done = time.monotonic()
+    return WriteResult(
+        table=spec.name,
+        partition_keys=keys,
+        write_id=write_id,
+        table_rows=table_rows,
+        file_bytes=file_bytes,
+        snapshot=snapshot,
+        seconds=done - started,
+        lock_wait_seconds=locked - started,
+        publish_seconds=0.0 if published is None else done - published,
+        **{f: sum(getattr(c, f) for c in counts.values()) for f in _TOTALS},
+    )
 
 
 def _row_count(conn: duckdb.DuckDBPyConnection, table: str) -> int:
