@@ -40,34 +40,26 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from reaping import become_subreaper, reap_adopted
+from benchkit import become_subreaper, reap_adopted, start_simulator
 
 from twilight_app.instance import DAGSTER_YAML
 from twilight_assets.backfill import LAYERS
-from twilight_resources.processes import spawn_session
 
 
 def start_sim(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable, "-m", "twilight_sim", "--port", str(port), "--stocks", str(args.stocks),
-        "--start", args.start, "--end", args.end, "--rate-limit", str(args.calls_per_minute),
-        "--latency-rate", "1", "--latency-ms", str(args.latency_ms), "--jitter-ms", "40",
+    options = [
+        "--stocks", str(args.stocks), "--start", args.start, "--end", args.end,
+        "--rate-limit", str(args.calls_per_minute), "--latency-rate", "1",
+        "--latency-ms", str(args.latency_ms), "--jitter-ms", "40",
     ]  # fmt: skip
     if args.throttle:
-        cmd += ["--throttle", str(args.throttle), "--throttle-block-s", str(args.throttle_block_s)]
-    # The upstream is remote in production: here it shares the machine, so it must not take
-    # the CPU from what is measured (the niceness every batch step would yield to).
-    proc = spawn_session(cmd, niceness=19)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        if proc.poll() is not None:
-            raise SystemExit(f"simulator exited (is port {port} taken?)")
-        try:
-            httpx.get(f"{url}/_sim/health", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit("simulator did not start")
+        options += [
+            "--throttle",
+            str(args.throttle),
+            "--throttle-block-s",
+            str(args.throttle_block_s),
+        ]
+    return start_simulator(port, *options)
 
 
 @contextlib.contextmanager

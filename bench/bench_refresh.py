@@ -51,7 +51,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
-from reaping import become_subreaper, children, reap_adopted
+from benchkit import become_subreaper, children, reap_adopted
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_backfill import start_sim  # noqa: E402

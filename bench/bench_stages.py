@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pandas as pd
+from benchkit import start_simulator
 
 from twilight_app.instance import DAGSTER_YAML
 
@@ -63,22 +64,9 @@ class Stages:
 
 
 def start_sim(args: argparse.Namespace) -> subprocess.Popen[bytes]:
-    from twilight_resources.processes import spawn_session
-
-    cmd = [
-        sys.executable, "-m", "twilight_sim", "--port", str(args.port), "--stocks",
-        str(args.stocks), "--start", args.start, "--end", args.end,
-    ]  # fmt: skip
-    proc = spawn_session(cmd, niceness=19)
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise SystemExit(f"simulator exited (is port {args.port} taken?)")
-        try:
-            httpx.get(f"http://127.0.0.1:{args.port}/_sim/health", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit("simulator did not start")
+    return start_simulator(
+        args.port, "--stocks", str(args.stocks), "--start", args.start, "--end", args.end
+    )
 
 
 def load_calendar(args: argparse.Namespace) -> list[str]:

@@ -1,4 +1,4 @@
-"""Counting the whole cost of a command whose descendants outlive it.
+"""What the benches share: a simulator to measure against, and the whole cost of a command.
 
 Dagster's run process exits without waiting for the forkserver that forked its step processes,
 so their CPU and writes would reach no ``RUSAGE_CHILDREN``. A bench adopts such orphans
@@ -10,8 +10,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+import httpx
+
+from twilight_resources.processes import spawn_session
 
 PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
@@ -48,3 +54,22 @@ def reap_adopted(spared: set[int], timeout: float = 120.0) -> None:
             print(f"processes {sorted(left)} still running {timeout:.0f} s after their command")
             return
         time.sleep(0.05)
+
+
+def start_simulator(port: int, *options: str) -> subprocess.Popen[bytes]:
+    """``python -m twilight_sim`` on ``port`` in its own session, once it answers.
+
+    The upstream is remote in production: here it shares the machine, so it must not take the
+    CPU from what is measured (the niceness every batch step would yield to).
+    """
+    cmd = [sys.executable, "-m", "twilight_sim", "--port", str(port), *options]
+    proc = spawn_session(cmd, niceness=19)
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise SystemExit(f"simulator exited (is port {port} taken?)")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/_sim/health", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit("simulator did not start")
