@@ -118,6 +118,7 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
     from twilight_resources.tushare.budget import SPACING_MARGIN
     from twilight_resources.tushare.journal import CallJournal
     from twilight_resources.tushare.resource import budget_from_settings
+    from twilight_resources.warehouse.snapshots import publish_deferred
 
     parser = argparse.ArgumentParser(prog="twilight backfill", description=_cmd_backfill.__doc__)
     parser.add_argument("--tables", required=True, help="comma-separated APIs, one partitioning")
@@ -159,11 +160,14 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
 
     with Reporter("backfill", sum(c.calls for c in todo), "calls") as reporter:
         progress = BackfillProgress(apis, todo, settings, calls_made, reporter)
-        failed = run_chunks(
-            apis, todo, seconds_per_call, calls_made, opts.parallel,
-            settings.state_dir / "backfills", niceness=settings.fetch_niceness,
-            say=reporter.say, on_poll=progress.poll,
-        )  # fmt: skip
+        try:
+            failed = run_chunks(
+                apis, todo, seconds_per_call, calls_made, opts.parallel,
+                settings.state_dir / "backfills", niceness=settings.fetch_niceness,
+                say=reporter.say, on_poll=progress.poll,
+            )  # fmt: skip
+        finally:  # a chunk that failed or was stopped before its last write left them waiting
+            publish_deferred(settings.warehouse_file)
     if failed:
         print(
             f"twilight backfill: {len(failed)} chunk(s) failed; rerun the same command to "

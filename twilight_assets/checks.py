@@ -1,7 +1,8 @@
 """Asset checks on the normalized tables: keys, required fields, bar sanity, coverage.
 
-Checks query the newest published snapshot through :class:`WarehouseReader`, so they never
-wait for (or block) a writer and see exactly what the serving processes serve. They are built
+Checks query through :class:`WarehouseReader`: the newest published snapshot, so they never
+wait for (or block) a writer and see what the serving processes serve; or, while their run's
+writes wait for its one publish, the warehouse file itself under the writer lock. They are built
 by one factory from the check kinds each catalog entry names, and are non-blocking: a failure
 flags the data in the UI and in the run, it does not stop downstream assets.
 
@@ -500,8 +501,8 @@ def run_probe(
     grain: Grain | None = None,
     reader: WarehouseReader | None = None,
 ) -> AssetCheckResult:
-    """Run ``probe`` on the newest snapshot (the run's ``dates`` of a trade-date table, else
-    the whole table); no rows passes. ``grain`` defaults to the table's in the catalog.
+    """Run ``probe`` on one state of the warehouse (the run's ``dates`` of a trade-date table,
+    else the whole table); no rows passes. ``grain`` defaults to the table's in the catalog.
 
     ``reader``: one the caller keeps open for several probes (a snapshot opened once, not
     once per probe); by default one of its own."""
@@ -513,7 +514,9 @@ def run_probe(
         grain = CATALOG[spec.api].grain
     asset_key = AssetKey(["normalized", spec.api])
     try:
-        generation = reader.snapshot_info().generation
+        with reader.held() as source:
+            scope = Scope.of(reader, spec, settings, dates, grain)
+            outcome = probe(scope) if scope.rows else Outcome(True, f"{spec.name}: no rows yet")
     except SnapshotUnavailableError:
         return AssetCheckResult(
             asset_key=asset_key,
@@ -521,8 +524,6 @@ def run_probe(
             passed=True,
             description=f"{spec.name}: no rows yet (no snapshot published)",
         )
-    scope = Scope.of(reader, spec, settings, dates, grain)
-    outcome = probe(scope) if scope.rows else Outcome(True, f"{spec.name}: no rows yet")
     checked = f"{scope.dates[0]}..{scope.dates[1]}" if scope.dates else "whole table"
     return AssetCheckResult(
         asset_key=asset_key,
@@ -531,7 +532,7 @@ def run_probe(
         description=outcome.description,
         metadata={
             "table_rows": scope.rows, "checked_dates": checked,
-            "snapshot_generation": generation, **outcome.metadata,
+            "read": source, **outcome.metadata,
         },
     )  # fmt: skip
 

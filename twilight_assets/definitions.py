@@ -4,7 +4,7 @@ import os
 
 from dagster import Definitions, multiprocess_executor
 
-from twilight_assets import checks, quality
+from twilight_assets import checks, publishing, quality
 from twilight_assets.financials import checks as financial_checks
 from twilight_assets.financials import sensors as financial_sensors
 from twilight_assets.schedules import build_schedules
@@ -46,7 +46,7 @@ def build_definitions(catalog: Catalog) -> Definitions:
     return Definitions(
         assets=build_assets(catalog),
         schedules=build_schedules(catalog),
-        sensors=financial_sensors.sensors,
+        sensors=[*financial_sensors.sensors, *publishing.sensors],
         asset_checks=[*checks.build_checks(catalog, CHECK_KINDS), *quality.checks],
         executor=executor,
         resources={"tushare": TushareResource(), "io_manager": DuckDBWarehouseIOManager()},

@@ -27,6 +27,7 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetKey,
+    DagsterRun,
     MetadataValue,
     asset_check,
 )
@@ -38,7 +39,7 @@ from twilight_resources.logs import redact, register_secret
 from twilight_resources.providers.akshare import AkshareDailyProvider
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse import SnapshotUnavailableError, WarehouseReader
-from twilight_resources.warehouse.io_manager import markdown_table
+from twilight_resources.warehouse.io_manager import markdown_table, run_tables
 from twilight_resources.warehouse.schema import table_spec
 from twilight_resources.warehouse.writer import WarehouseWriter
 
@@ -153,11 +154,19 @@ def _resolved(
 
 
 def store_diffs(
-    settings: TwilightSettings, rows: pd.DataFrame, start: date, end: date, codes: list[str]
+    settings: TwilightSettings,
+    rows: pd.DataFrame,
+    start: date,
+    end: date,
+    codes: list[str],
+    run: DagsterRun | None = None,
 ) -> None:
-    """Replace the stored rows of the compared stocks and days with ``rows``, atomically."""
+    """Replace the stored rows of the compared stocks and days with ``rows``, atomically;
+    published with ``run``'s last write if that is still to come."""
     columns = list(table_spec("quality_diff").columns)
-    with WarehouseWriter.from_settings(settings).transaction(("quality_diff",)) as conn:
+    writer = WarehouseWriter.from_settings(settings)
+    run_id, tables = (run.run_id, run_tables(run)) if run else (None, ())
+    with writer.transaction(("quality_diff",), run_id=run_id, run_tables=tables) as conn:
         conn.execute(
             "DELETE FROM quality_diff WHERE trade_date BETWEEN ? AND ? "
             "AND list_contains(CAST(? AS VARCHAR[]), ts_code)",
@@ -170,7 +179,7 @@ def store_diffs(
 
 
 def verify_daily(
-    settings: TwilightSettings, dates: tuple[str, str] | None = None
+    settings: TwilightSettings, dates: tuple[str, str] | None = None, run: DagsterRun | None = None
 ) -> tuple[pd.DataFrame, dict[str, str | float]]:
     """Compare, store and alert; returns the stored rows and figures for the check's metadata."""
     started = time.monotonic()
@@ -214,7 +223,7 @@ def verify_daily(
     stored["checked_at"] = datetime.now(UTC).replace(tzinfo=None)
     stored["source"] = "akshare"
     if codes:
-        store_diffs(settings, stored, start, end, codes)
+        store_diffs(settings, stored, start, end, codes, run)
     critical = stored[stored["severity"] == "critical"]
     posted = post_webhook(
         settings.alert_webhook_url, critical.drop(columns=["checked_at", "source"])
@@ -248,7 +257,7 @@ def cross_source(context: AssetCheckExecutionContext) -> AssetCheckResult:
             passed=True, description="AKShare disabled (TWILIGHT_AKSHARE_ENABLED)"
         )
     try:
-        stored, figures = verify_daily(settings, run_dates(context))
+        stored, figures = verify_daily(settings, run_dates(context), context.run)
     except (AkshareUnavailableError, SnapshotUnavailableError) as exc:
         return AssetCheckResult(
             passed=False,

@@ -18,6 +18,7 @@ from dagster import (
 
 from twilight_assets.dagster_shim import partition_range_tags
 from twilight_assets.definitions import defs
+from twilight_resources.warehouse.io_manager import run_tables_tag
 
 
 def _assets_for(apis: Sequence[str], location: Definitions) -> list[AssetsDefinition]:
@@ -57,12 +58,14 @@ def materialize_tables(
     on_group: Callable[[str, int], None] | None = None,
     with_checks: bool = False,
     location: Definitions = defs,
+    raise_on_error: bool = True,
 ) -> list[ExecuteInProcessResult]:
     """Materialize raw and normalized assets of ``apis`` for partitions in [start, end].
 
     ``with_checks`` also runs their asset checks (off by default: most tests assert on the
     tables, and the checks would double their time). ``location`` is the code location whose
-    assets these are (the house's by default).
+    assets these are (the house's by default). With ``raise_on_error`` off, a failed step
+    fails its run's result instead of raising, and the other steps still run.
     """
     groups: dict[str | None, list[AssetsDefinition]] = {}
     for asset_def in _assets_for(apis, location):
@@ -71,20 +74,26 @@ def materialize_tables(
         groups.setdefault(name, []).append(asset_def)
     results = []
     for name, group in sorted(groups.items(), key=lambda item: item[0] or ""):
-        tags: dict[str, str] = {}
+        tags = run_tables_tag(key.path for asset_def in group for key in asset_def.keys)
         if name is not None:
             partitions = group[0].partitions_def
             assert isinstance(partitions, DynamicPartitionsDefinition)
             keys = keys_in_range(instance, partitions, start, end)
             if not keys:
                 continue
-            tags = partition_range_tags(keys[0], keys[-1])
+            tags |= partition_range_tags(keys[0], keys[-1])
             if on_group:
                 on_group(name, len(keys))
         elif on_group:
             on_group("reference", 1)
         selected = [*group, *_checks_for(group, location)] if with_checks else group
         results.append(
-            materialize(selected, instance=instance, resources=location.resources, tags=tags)
+            materialize(
+                selected,
+                instance=instance,
+                resources=location.resources,
+                tags=tags,
+                raise_on_error=raise_on_error,
+            )
         )
     return results

@@ -31,6 +31,7 @@ from twilight_resources.calendar import (
     to_key,
 )
 from twilight_resources.settings import get_settings
+from twilight_resources.warehouse.io_manager import run_tables_tag
 
 Picker = Callable[[date, TradingCalendar], "str | SkipReason"]
 
@@ -68,9 +69,10 @@ previous_month_end = _previous_period_end("M", "month")
 
 
 def table_job(name: str, apis: list[str]) -> UnresolvedAssetJobDefinition:
-    """A job materializing the raw and normalized assets of ``apis``."""
+    """A job materializing the raw and normalized assets of ``apis``; its runs publish one
+    snapshot, after their last normalized write (the tag names those tables)."""
     keys = [[layer, api] for api in apis for layer in ("raw", "normalized")]
-    return define_asset_job(name, AssetSelection.assets(*keys))
+    return define_asset_job(name, AssetSelection.assets(*keys), tags=run_tables_tag(keys))
 
 
 Decide = Callable[[ScheduleEvaluationContext, date], "RunRequest | SkipReason"]

@@ -111,7 +111,7 @@ def test_a_query_never_mixes_generations(warehouse: Path) -> None:
     thread = threading.Thread(target=write_loop)
     seen: set[int] = set()
     with WarehouseReader(warehouse, watch_interval=0.005) as watching:
-        with WarehouseReader(warehouse, publish_deferred_writes=False) as looking:
+        with WarehouseReader(warehouse, read_unpublished=False) as looking:
             thread.start()
             try:
                 while thread.is_alive() and len(seen) < 40:
@@ -210,7 +210,7 @@ def test_a_raw_write_publishes_nothing(writer: WarehouseWriter, warehouse: Path)
     assert written.snapshot is not None
     assert written.snapshot.generation == base.generation + 1
     assert writer.raw_partitions("raw_daily")["partition_key"].tolist() == ["20240103"]
-    with WarehouseReader(warehouse, publish_deferred_writes=False) as reader:
+    with WarehouseReader(warehouse, read_unpublished=False) as reader:
         assert "raw_daily" not in set(reader.query("SHOW TABLES")["name"])
 
 

@@ -24,7 +24,12 @@ from twilight_resources.warehouse import (
 )
 from twilight_resources.warehouse.locking import lock_path, queue_path, write_lock
 from twilight_resources.warehouse.rawfile import raw_path
-from twilight_resources.warehouse.snapshots import deferred_path, deferred_since, read_pointer
+from twilight_resources.warehouse.snapshots import (
+    deferred_path,
+    deferred_since,
+    publish_deferred,
+    read_pointer,
+)
 
 
 def count(warehouse: Path, sql: str) -> int:
@@ -109,8 +114,18 @@ def test_writers_queue_instead_of_failing(writer: WarehouseWriter, warehouse: Pa
         time.sleep(0.5)
         assert thread.is_alive() and not results  # waiting, not failing
         impatient = WarehouseWriter(warehouse, lock_timeout=0.2)
-        with pytest.raises(WarehouseBusyError, match="pid"):
-            impatient.write("normalized_daily", daily_rows(["c"], ["20240102"]))
+        refused: list[BaseException] = []
+
+        def write_impatiently() -> None:  # another thread: the lock is reentrant in this one
+            try:
+                impatient.write("normalized_daily", daily_rows(["c"], ["20240102"]))
+            except WarehouseBusyError as exc:
+                refused.append(exc)
+
+        other = threading.Thread(target=write_impatiently)
+        other.start()
+        other.join(timeout=30)
+        assert len(refused) == 1 and "pid" in str(refused[0])
     thread.join(timeout=30)
     assert results[0].inserted == 1 and results[0].lock_wait_seconds >= 0.4
 
@@ -137,15 +152,15 @@ def test_a_queue_of_writers_publishes_once(writer: WarehouseWriter, warehouse: P
     assert first.snapshot is None  # deferred: a writer was waiting
     assert last.snapshot is not None and last.snapshot.generation == base.generation + 1
     assert read_pointer(warehouse) == last.snapshot and not deferred_path(warehouse).exists()
-    with WarehouseReader(warehouse, publish_deferred_writes=False) as reader:
+    with WarehouseReader(warehouse, read_unpublished=False) as reader:
         assert reader.query("SELECT count(*) AS n FROM normalized_daily")["n"].item() == 3
 
 
 def test_checks_see_a_deferred_write_and_serving_readers_leave_it(
     writer: WarehouseWriter, warehouse: Path
 ) -> None:
-    """A reader that must see every commit publishes a deferred snapshot; a serving one does
-    not copy the warehouse, it waits for the writer queued next."""
+    """A reader that must see every commit reads a deferred write from the warehouse file,
+    publishing nothing; a serving one waits for the writer queued next."""
     count_sql = "SELECT count(*) AS n FROM normalized_daily"
     base = writer.write("normalized_daily", daily_rows(["a"], ["20240102"])).snapshot
     assert base is not None
@@ -157,16 +172,32 @@ def test_checks_see_a_deferred_write_and_serving_readers_leave_it(
         os.close(waiter)  # ... and then gave up
     since = deferred_since(warehouse)
     assert since is not None and (datetime.now(UTC) - since).total_seconds() < 60
-    with WarehouseReader(warehouse, publish_deferred_writes=False) as serving:
+    with WarehouseReader(warehouse, read_unpublished=False) as serving:
         assert serving.query(count_sql)["n"].item() == 1
     with WarehouseReader(warehouse, watch_interval=0.02) as watching:
         time.sleep(0.2)
         assert watching.query(count_sql)["n"].item() == 1
     assert read_pointer(warehouse) == base and deferred_path(warehouse).exists()
     with WarehouseReader(warehouse) as check:
-        assert check.query(count_sql)["n"].item() == 2
-    assert read_pointer(warehouse).generation == base.generation + 1
-    assert deferred_since(warehouse) is None
+        assert check.unpublished()
+        with check.held() as source:
+            assert source == "warehouse file" and check.query(count_sql)["n"].item() == 2
+    assert read_pointer(warehouse) == base and deferred_since(warehouse) == since
+    raw = (
+        daily_rows(["a"], ["20240102"])
+        .drop(columns=["raw_id", "ingested_at", "source"], errors="ignore")
+        .astype(str)
+    )
+    writer.write("raw_daily", raw, ["20240102"])
+    with WarehouseReader(warehouse) as check, check.held():  # holds the writer lock ...
+        held = writer.raw_partitions("raw_daily")  # ... which this thread may take again
+    assert held["partition_key"].tolist() == ["20240102"]
+    assert publish_deferred(warehouse) is not None and deferred_since(warehouse) is None
+    with WarehouseReader(warehouse) as check:
+        assert not check.unpublished()
+        with check.held() as source:
+            assert source == f"snapshot g{base.generation + 1}"
+            assert check.query(count_sql)["n"].item() == 2
 
 
 def test_foreign_duckdb_lock_is_waited_out(writer: WarehouseWriter, warehouse: Path) -> None:

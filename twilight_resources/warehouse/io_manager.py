@@ -6,16 +6,20 @@ or a plain DataFrame covering the run's partitions) are appended with a raw_id p
 spooled answers deleted once committed; normalized outputs (a :class:`NormalizedBatch`, or a
 DataFrame with no rejects) are upserted on the primary key, their rejects quarantined. Each
 output is one transaction that also records every partition it covers (ranges from single-run
-backfills included) in the partition ledger.
+backfills included) in the partition ledger. A run publishes one read snapshot, after the last of
+its normalized writes (:func:`run_tables`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 from dagster import (
     ConfigurableIOManager,
+    DagsterInvariantViolationError,
+    DagsterRun,
     InitResourceContext,
     InputContext,
     MetadataValue,
@@ -32,6 +36,9 @@ from twilight_resources.warehouse.raw import RawBatch
 from twilight_resources.warehouse.schema import table_for_asset_key, table_spec
 from twilight_resources.warehouse.writer import UNPARTITIONED, WarehouseWriter, WriteResult
 
+# Tag of a job's runs naming the normalized tables the job writes (for runs of the whole job,
+# whose asset selection Dagster leaves empty).
+RUN_TABLES_TAG = "twilight/run_tables"
 PREVIEW_COLUMNS = 30  # statements have ~160 columns; the event log needs a glimpse
 
 
@@ -87,9 +94,30 @@ def _covered_keys(context: OutputContext, batch: RawBatch | None) -> list[str]:
     return list(batch.partition_keys)
 
 
+def run_tables_tag(asset_keys: Iterable[Sequence[str]]) -> dict[str, str]:
+    """The tag for runs of ``asset_keys`` (paths) naming their normalized tables."""
+    tables = sorted({table_for_asset_key(p) for p in asset_keys if p[-2:-1] == ["normalized"]})
+    return {RUN_TABLES_TAG: ",".join(tables)}
+
+
+def run_tables(run: DagsterRun) -> tuple[str, ...]:
+    """The normalized tables ``run`` writes: its asset selection, or for a run of a whole job
+    the job's tag. Empty when unknown: then every write of the run publishes."""
+    selected = [key.path for key in run.asset_selection or ()]
+    tag = run_tables_tag(selected)[RUN_TABLES_TAG] if selected else run.tags.get(RUN_TABLES_TAG)
+    return tuple(t for t in (tag or "").split(",") if t)
+
+
+def _run_of(context: OutputContext) -> DagsterRun | None:
+    try:
+        return context.step_context.dagster_run
+    except DagsterInvariantViolationError:  # an output context built outside a run
+        return None
+
+
 class DuckDBWarehouseIOManager(ConfigurableIOManager):
     """The only writer of the warehouse: raw appends and normalized upserts, one transaction
-    per output, queued across processes, each followed by a read snapshot."""
+    per output, queued across processes; a run's last normalized write publishes a snapshot."""
 
     path: str | None = Field(
         default=None, description="Warehouse file; default: settings.warehouse_file."
@@ -97,7 +125,9 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
     lock_timeout_seconds: float = Field(
         default=600.0, description="How long a write waits for other writers before failing."
     )
-    publish: bool = Field(default=True, description="Publish a read snapshot after every write.")
+    publish: bool = Field(
+        default=True, description="Publish a read snapshot after each run's last write."
+    )
     memory_limit: str | None = Field(
         default=None, description="DuckDB memory_limit; default: duckdb_write_memory_limit."
     )
@@ -145,7 +175,7 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
         batch = obj if isinstance(obj, RawBatch) else None
         data = obj.frame if isinstance(obj, RawBatch) else obj
         frame = data.clean if isinstance(data, NormalizedBatch) else data
-        keys = _covered_keys(context, batch)
+        keys, run = _covered_keys(context, batch), _run_of(context)
         if keys:
             result = self.writer().write(
                 table,
@@ -153,6 +183,7 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
                 keys,
                 run_id=context.run_id,
                 asset_key=context.asset_key.to_user_string(),
+                run_tables=run_tables(run) if run and layer == "normalized" else (),
             )
             context.add_output_metadata(output_metadata(result, frame, self.preview_rows))
         else:

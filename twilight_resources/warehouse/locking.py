@@ -8,6 +8,9 @@ retry DuckDB's own lock error in case something outside Twilight holds the file.
 While a writer waits for its turn it holds a shared ``flock`` on ``<file>.queue``, so the
 writer ahead of it can see that the warehouse is about to change again (:func:`writers_waiting`)
 and leave publishing the read snapshot to the last writer of the queue.
+
+The lock is reentrant within a thread: a reader holding it for several queries (``reader``)
+may call code that takes it again.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +29,7 @@ import duckdb
 from twilight_resources.warehouse.connections import connect
 
 _MAX_BACKOFF = 0.5
+_held = threading.local()  # lock files this thread holds
 
 
 class WarehouseBusyError(TimeoutError):
@@ -56,6 +61,10 @@ def write_lock(warehouse: Path, timeout: float, *, writer: bool = False) -> Iter
     A ``writer`` (one that changes the warehouse) is counted as waiting while it queues.
     """
     path = lock_path(warehouse)
+    holding: set[Path] = _held.__dict__.setdefault("paths", set())
+    if path in holding:  # this thread holds it already
+        yield
+        return
     fd = _open(path)
     waiting = _open(queue_path(warehouse)) if writer else None
     try:
@@ -79,7 +88,11 @@ def write_lock(warehouse: Path, timeout: float, *, writer: bool = False) -> Iter
             waiting = None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
-        yield
+        holding.add(path)
+        try:
+            yield
+        finally:
+            holding.discard(path)
     finally:
         if waiting is not None:
             os.close(waiting)

@@ -15,9 +15,10 @@ serving process an open, a close and queries on cold caches, and a backfill may 
 few seconds; the first snapshot after a quiet spell is still served at once. It also reads the
 ``warm_tables`` it serves into a new pool before switching, so requests after a switch do not
 pay for first loads into fresh memory.
-Other readers (asset checks, planners, the CLI) must see every committed write: before they look
-at the pointer they publish a snapshot a writer deferred (one ``stat`` when there is none).
-Serving processes never publish: they pass ``publish_deferred_writes=False`` or watch.
+Other readers (asset checks, planners, the CLI) must see every committed write: while writes
+wait for a snapshot (a run publishes once, after its last write) they query the writer's file
+itself, under the writer lock, and otherwise the snapshot (one ``stat`` tells). Readers never
+publish. Serving processes pass ``read_unpublished=False`` or watch: they wait for the snapshot.
 A generation deleted between reading the pointer and attaching its last part makes the reader
 drop what it attached and re-read the pointer; if no newer one can be opened the reader keeps
 serving the one it has.
@@ -43,15 +44,16 @@ from twilight_resources.priority import lower_thread_priority
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse.connections import connect
 from twilight_resources.warehouse.ledger import MISSING_SQL, PARTITIONS_SQL
+from twilight_resources.warehouse.locking import connect_writable, write_lock
 from twilight_resources.warehouse.schema import quote
 from twilight_resources.warehouse.snapshots import (
     Manifest,
     ManifestError,
     SnapshotInfo,
+    deferred_path,
     load_manifest,
     newest_complete,
     pointer_path,
-    publish_deferred,
     read_pointer,
 )
 
@@ -200,7 +202,8 @@ class WarehouseReader:
         open_attempts: int = 5,
         watch_interval: float | None = None,
         switch_interval: float = 0.0,
-        publish_deferred_writes: bool = True,
+        read_unpublished: bool = True,
+        lock_timeout: float = 600.0,
         warm_tables: Sequence[str] = (),
     ) -> None:
         self.warehouse = Path(warehouse)
@@ -214,7 +217,9 @@ class WarehouseReader:
         self._stop = threading.Event()
         self._switch_interval = switch_interval
         self._switched_at = -math.inf  # monotonic time of the last switch
-        self._publishes = publish_deferred_writes and not watch_interval
+        self._exact = read_unpublished and not watch_interval
+        self._lock_timeout = lock_timeout
+        self._held = threading.local()  # a thread's connection inside held()
         self._warm_tables = tuple(warm_tables) if watch_interval else ()  # off requests only
         self._watcher: threading.Thread | None = None
         if watch_interval:
@@ -274,8 +279,6 @@ class WarehouseReader:
 
     def _refresh(self) -> None:
         """Switch to the snapshot the pointer names, if it changed since the last look."""
-        if self._publishes:
-            publish_deferred(self.warehouse)
         stamp = self._stamp()
         if stamp != self._pointer_stamp or self._pool is None:
             with self._switch:
@@ -326,18 +329,57 @@ class WarehouseReader:
             if pool.acquire():
                 return pool
 
-    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run one parameterized query (``?`` or ``$name`` placeholders) on the newest snapshot."""
+    def unpublished(self) -> bool:
+        """Whether queries now read the writer's file: writes wait for a snapshot and this
+        reader must see every commit."""
+        return self._exact and deferred_path(self.warehouse).exists()
+
+    @contextmanager
+    def held(self) -> Iterator[str]:
+        """Answer this thread's queries in the block from one connection, so several queries
+        see one state (and open the writer's file once). Yields what they read: ``snapshot
+        gN``, or ``warehouse file`` while writes wait for a snapshot."""
+        if getattr(self._held, "conn", None) is not None:
+            yield self._held.source
+            return
+        source = "warehouse file" if self.unpublished() else ""
+        with self._connection() as conn:
+            self._held.conn = conn
+            self._held.source = source or f"snapshot g{self.snapshot_info().generation}"
+            try:
+                yield self._held.source
+            finally:
+                self._held.conn = None
+
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The newest snapshot, or the writer's file under the writer lock (``unpublished``)."""
+        held = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+            return
+        if self.unpublished():
+            with write_lock(self.warehouse, self._lock_timeout):
+                conn = connect_writable(self.warehouse, self._config, self._lock_timeout)
+                try:
+                    yield conn
+                finally:
+                    conn.close()
+            return
         pool = self._acquire()
         with pool.connection() as conn:
+            yield conn
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run one parameterized query (``?`` or ``$name`` placeholders) on the newest snapshot."""
+        with self._connection() as conn:
             return conn.execute(sql, params).df()
 
     def records(
         self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         """Like :meth:`query`, as one dict per row: the cheapest shape for a JSON answer."""
-        pool = self._acquire()
-        with pool.connection() as conn:
+        with self._connection() as conn:
             cursor = conn.execute(sql, params)
             names = [column[0] for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -29,16 +29,13 @@ hard links share the inode and open files stay readable on Linux, so a reader st
 generation keeps reading it, and one that finds a generation gone while attaching it re-reads
 the pointer.
 
-A writer that sees another writer queued behind it leaves the publish to that one and marks the
-snapshot deferred (``warehouse.deferred``); the last writer of a queue always publishes, so a
-burst of writes costs one publish. A raw write always defers: readers get only its ledger rows,
-and the normalized write of the same step follows it within seconds, so a user of the read API
-sees the step's data and its bookkeeping appear together, one publish per table a run writes.
-Readers that must see every committed write (asset checks, planners, the CLI) publish a deferred
-snapshot before they read (:func:`publish_deferred`); serving readers wait for the next publish.
-One publish per run (writes deferring to a run-end publish) is not done: a run's last step cannot
-tell it is last under the multiprocess executor, and a run that dies would leave serving readers
-behind until the next write.
+A run publishes once, after its last normalized write (``writer``); its earlier writes
+and a write outside a run that sees another writer queued behind it mark the snapshot
+deferred (``warehouse.deferred``) and leave the publish to that one. Readers that must see every
+committed write (asset checks, planners, the CLI) read the writer's file while the marker is
+there; serving readers wait for the publish. A run that ends before its last write leaves the
+marker: the CLI that ran it, or a sensor once no run is in progress, calls
+:func:`publish_deferred`.
 """
 
 from __future__ import annotations

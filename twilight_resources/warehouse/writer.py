@@ -5,9 +5,12 @@ failure or a SIGKILL at any point leaves the file exactly as before (DuckDB repl
 committed WAL entries). Writers from any process queue on an flock held only while writing;
 fetching happens before, in the asset body. The transaction also records which snapshot parts
 it changed (``parts``). After the commit the writer checkpoints and publishes a read snapshot of
-those parts, still under the lock so it sees one consistent state (or leaves that to the next
-writer in the queue, see ``snapshots``). Tables are not kept sorted here: the snapshot parts
-are written in key order, which is what readers scan.
+those parts, still under the lock so it sees one consistent state. A run publishes once: a
+write that names the normalized tables its run writes (``run_tables``) publishes only when the
+ledger holds a write of this run to each of them, so it is the run's last; earlier ones mark
+the snapshot deferred. A write outside a run leaves the publish to the next writer in the queue,
+if one waits (``snapshots``). Tables are not kept sorted here: the snapshot parts are written
+in key order, which is what readers scan.
 
 Raw tables live in their own file (``rawfile``), written and read under the same lock; a raw
 write publishes nothing, since readers never see the raw layer.
@@ -16,7 +19,7 @@ write publishes nothing, since readers never see the raw layer.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,11 +132,21 @@ class WarehouseWriter:
         finally:
             conn.close()
 
-    def _publish(self, conn: duckdb.DuckDBPyConnection) -> SnapshotInfo | None:
-        """Publish a read snapshot, unless another writer is queued: it publishes both."""
+    def _publish(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        run_id: str | None = None,
+        run_tables: Collection[str] = (),
+    ) -> SnapshotInfo | None:
+        """Publish a read snapshot, unless the run has tables left to write or (outside a run)
+        another writer is queued: the run's last write, or that writer, publishes them all."""
         if not self.publish:
             return None
-        if writers_waiting(self.path):
+        if run_id and run_tables:
+            later = _run_pending(conn, run_id, run_tables)
+        else:
+            later = writers_waiting(self.path)
+        if later:
             defer_locked(self.path)
             return None
         try:
@@ -154,11 +167,13 @@ class WarehouseWriter:
         *,
         run_id: str | None = None,
         asset_key: str | None = None,
+        run_tables: Collection[str] = (),
     ) -> WriteResult:
         """Append (raw_*) or upsert (normalized_*) ``data`` for ``partition_keys``.
 
         Every key gets a ledger row, also keys with no rows. A :class:`NormalizedBatch`
         carries rejects, which go to ``meta_quarantine`` in the same transaction.
+        ``run_tables``: the normalized tables run ``run_id`` writes; its last write publishes.
         """
         started = time.monotonic()
         spec = table_spec(table)
@@ -176,7 +191,7 @@ class WarehouseWriter:
                 conn.execute("CHECKPOINT")
                 published = time.monotonic()
                 try:
-                    snapshot = self._publish(conn)
+                    snapshot = self._publish(conn, run_id, run_tables)
                 except OSError as exc:
                     raise PublishError(
                         f"write {write_id} to {table} is committed, but publishing the read "
@@ -269,13 +284,18 @@ class WarehouseWriter:
 
     @contextmanager
     def transaction(
-        self, tables: Sequence[str] = (parts.WHOLE,)
+        self,
+        tables: Sequence[str] = (parts.WHOLE,),
+        *,
+        run_id: str | None = None,
+        run_tables: Collection[str] = (),
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A transaction of the caller's own statements (for tables no asset outputs), written
         as every write is: queued, committed whole or not at all, checkpointed, published.
 
         ``tables``: those the statements change, whose snapshot parts are published again
-        (by default every table, as the writer cannot tell).
+        (by default every table, as the writer cannot tell). From a step of run ``run_id``
+        (an asset check), it leaves the publish to the run's last write if one is still due.
         """
         with write_lock(self.path, self.lock_timeout, writer=True):
             with self._connection() as conn:
@@ -283,7 +303,7 @@ class WarehouseWriter:
                     yield conn
                     parts.mark_whole(conn, tables)
                 conn.execute("CHECKPOINT")
-                self._publish(conn)
+                self._publish(conn, run_id, run_tables)
 
     def load_raw(self, table: str, partition_keys: Sequence[str]) -> pd.DataFrame:
         """Raw rows of the latest fetch of each partition (what a normalized asset consumes)."""
@@ -310,6 +330,16 @@ class WarehouseWriter:
         opened = self._raw_connection if spec.layer == "raw" else self._connection
         with write_lock(self.path, self.lock_timeout), opened() as conn:
             return conn.execute(f"SELECT * FROM {spec.name}").df()
+
+
+def _run_pending(conn: duckdb.DuckDBPyConnection, run_id: str, tables: Collection[str]) -> bool:
+    """Whether run ``run_id`` has yet to write one of ``tables`` (the ledger knows its writes)."""
+    row = conn.execute(
+        "SELECT count(DISTINCT table_name) FROM meta_partition_ledger "
+        "WHERE run_id = ? AND list_contains(?, table_name)",
+        [run_id, sorted(set(tables))],
+    ).fetchone()
+    return row is None or int(row[0]) < len(set(tables))
 
 
 @contextmanager

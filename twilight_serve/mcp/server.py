@@ -66,7 +66,7 @@ def build_server(
     """The server with every tool and the warehouse resource; bearer auth if a store is given."""
     answerer = answerer or Answerer(
         settings,
-        WarehouseReader.from_settings(settings, publish_deferred_writes=False),
+        WarehouseReader.from_settings(settings, read_unpublished=False),
         _client_factory(settings),
     )
     verifier: StoreTokenVerifier | None = None
