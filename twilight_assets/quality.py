@@ -39,9 +39,11 @@ from twilight_resources.logs import redact, register_secret
 from twilight_resources.providers.akshare import AkshareDailyProvider
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse import SnapshotUnavailableError, WarehouseReader
+from twilight_resources.warehouse.frames import utc_now
 from twilight_resources.warehouse.io_manager import markdown_table, run_tables
+from twilight_resources.warehouse.ledger import PartitionCounts, allocate, record_write
 from twilight_resources.warehouse.schema import table_spec
-from twilight_resources.warehouse.writer import WarehouseWriter
+from twilight_resources.warehouse.writer import UNPARTITIONED, WarehouseWriter
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ DIFF_COLUMNS = (
     "trade_date", "ts_code", "field", "warehouse_value", "akshare_value", "rel_diff", "severity",
 )  # fmt: skip
 WEBHOOK_TIMEOUT_S = 5.0
+CHECK_KEY = "normalized/daily:cross_source"  # its ledger rows' asset key
 
 
 def sample_codes(codes: Sequence[str], size: int, salt: str = "") -> list[str]:
@@ -161,21 +164,37 @@ def store_diffs(
     codes: list[str],
     run: DagsterRun | None = None,
 ) -> None:
-    """Replace the stored rows of the compared stocks and days with ``rows``, atomically;
-    published with ``run``'s last write if that is still to come."""
+    """Replace the stored rows of the compared stocks and days with ``rows``, atomically.
+
+    From a run, the same transaction records the run's ledger row for ``quality_diff`` (also
+    when nothing was compared): the run counts this check among its writes, so whichever of
+    them comes last publishes the snapshot, once (``run_tables``).
+    """
     columns = list(table_spec("quality_diff").columns)
     writer = WarehouseWriter.from_settings(settings)
     run_id, tables = (run.run_id, run_tables(run)) if run else (None, ())
-    with writer.transaction(("quality_diff",), run_id=run_id, run_tables=tables) as conn:
-        conn.execute(
-            "DELETE FROM quality_diff WHERE trade_date BETWEEN ? AND ? "
-            "AND list_contains(CAST(? AS VARCHAR[]), ts_code)",
-            [start, end, codes],
-        )
-        if not rows.empty:
+    changed = ("quality_diff", "meta_partition_ledger", "meta_counters")
+    with writer.transaction(changed, run_id=run_id, run_tables=tables) as conn:
+        if codes:
+            conn.execute(
+                "DELETE FROM quality_diff WHERE trade_date BETWEEN ? AND ? "
+                "AND list_contains(CAST(? AS VARCHAR[]), ts_code)",
+                [start, end, codes],
+            )
+        if codes and not rows.empty:
             conn.register("diff_rows", rows[columns])
             conn.execute(f"INSERT INTO quality_diff SELECT {', '.join(columns)} FROM diff_rows")
             conn.unregister("diff_rows")
+        if run is not None:
+            record_write(
+                conn,
+                table="quality_diff",
+                write_id=allocate(conn, "write_id", 1),
+                written_at=utc_now(),
+                counts={UNPARTITIONED: PartitionCounts(rows=len(rows) if codes else 0)},
+                run_id=run.run_id,
+                asset_key=CHECK_KEY,
+            )
 
 
 def verify_daily(
@@ -222,8 +241,7 @@ def verify_daily(
     stored["trade_date"] = pd.to_datetime(stored["trade_date"], format="%Y%m%d").dt.date
     stored["checked_at"] = datetime.now(UTC).replace(tzinfo=None)
     stored["source"] = "akshare"
-    if codes:
-        store_diffs(settings, stored, start, end, codes, run)
+    store_diffs(settings, stored, start, end, codes, run)
     critical = stored[stored["severity"] == "critical"]
     posted = post_webhook(
         settings.alert_webhook_url, critical.drop(columns=["checked_at", "source"])
@@ -242,6 +260,12 @@ def verify_daily(
     return stored, figures
 
 
+def _nothing_compared(settings: TwilightSettings, run: DagsterRun) -> None:
+    """Record the check's write for the run when it compared nothing (see ``store_diffs``)."""
+    today = datetime.now(UTC).date()
+    store_diffs(settings, pd.DataFrame(columns=list(DIFF_COLUMNS)), today, today, [], run)
+
+
 @asset_check(
     asset=AssetKey(["normalized", "daily"]),
     name="cross_source",
@@ -253,12 +277,14 @@ def verify_daily(
 def cross_source(context: AssetCheckExecutionContext) -> AssetCheckResult:
     settings = get_settings()
     if not settings.akshare_enabled:
+        _nothing_compared(settings, context.run)
         return AssetCheckResult(
             passed=True, description="AKShare disabled (TWILIGHT_AKSHARE_ENABLED)"
         )
     try:
         stored, figures = verify_daily(settings, run_dates(context), context.run)
     except (AkshareUnavailableError, SnapshotUnavailableError) as exc:
+        _nothing_compared(settings, context.run)
         return AssetCheckResult(
             passed=False,
             severity=AssetCheckSeverity.WARN,

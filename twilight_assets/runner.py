@@ -74,7 +74,8 @@ def materialize_tables(
         groups.setdefault(name, []).append(asset_def)
     results = []
     for name, group in sorted(groups.items(), key=lambda item: item[0] or ""):
-        tags = run_tables_tag(key.path for asset_def in group for key in asset_def.keys)
+        paths = [key.path for asset_def in group for key in asset_def.keys]
+        tags = run_tables_tag(paths, checks=with_checks)
         if name is not None:
             partitions = group[0].partitions_def
             assert isinstance(partitions, DynamicPartitionsDefinition)

@@ -118,6 +118,9 @@ class Table:
     checks: tuple[str, ...] = STANDARD_CHECKS
     read_api: bool = False  # read by the read API's routes (warmed on a new snapshot)
     mcp: bool = True  # an MCP table tool
+    # Tables a check of this table writes in the runs that materialize it (each such write
+    # records a ledger row, so the run's last write, check or asset, is the one that publishes).
+    check_writes: tuple[str, ...] = ()
 
     @property
     def calls(self) -> str:
@@ -308,6 +311,7 @@ CATALOG = Catalog(
             schedules=("daily_prices_after_close",),
             checks=(*_CALENDAR_BARS, "rows_match_listed"),
             read_api=True,
+            check_writes=("quality_diff",),  # the cross-source check (twilight_assets.quality)
         ),
         _bars(
             "adj_factor",

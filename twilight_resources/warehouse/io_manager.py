@@ -27,6 +27,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from twilight_resources.catalog import CATALOG
 from twilight_resources.priority import lower_priority
 from twilight_resources.settings import get_settings
 from twilight_resources.spool import discard
@@ -94,15 +95,22 @@ def _covered_keys(context: OutputContext, batch: RawBatch | None) -> list[str]:
     return list(batch.partition_keys)
 
 
-def run_tables_tag(asset_keys: Iterable[Sequence[str]]) -> dict[str, str]:
-    """The tag for runs of ``asset_keys`` (paths) naming their normalized tables."""
-    tables = sorted({table_for_asset_key(p) for p in asset_keys if p[-2:-1] == ["normalized"]})
-    return {RUN_TABLES_TAG: ",".join(tables)}
+def run_tables_tag(asset_keys: Iterable[Sequence[str]], *, checks: bool = True) -> dict[str, str]:
+    """The tag for runs of ``asset_keys`` (paths) naming the tables they write: the normalized
+    ones, and with ``checks`` (a run also runs its assets' checks) what those checks write."""
+    tables: set[str] = set()
+    for path in asset_keys:
+        if path[-2:-1] == ["normalized"]:
+            tables.add(table_for_asset_key(path))
+            if checks and path[-1] in CATALOG:
+                tables.update(CATALOG[path[-1]].check_writes)
+    return {RUN_TABLES_TAG: ",".join(sorted(tables))}
 
 
 def run_tables(run: DagsterRun) -> tuple[str, ...]:
-    """The normalized tables ``run`` writes: its asset selection, or for a run of a whole job
-    the job's tag. Empty when unknown: then every write of the run publishes."""
+    """The tables ``run`` writes: by its asset selection (and their checks: Dagster runs them
+    unless told not to), or for a run of a whole job by the job's tag. Empty when unknown:
+    then every write of the run publishes."""
     selected = [key.path for key in run.asset_selection or ()]
     tag = run_tables_tag(selected)[RUN_TABLES_TAG] if selected else run.tags.get(RUN_TABLES_TAG)
     return tuple(t for t in (tag or "").split(",") if t)

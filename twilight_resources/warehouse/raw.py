@@ -61,8 +61,9 @@ def append_raw(
     if assigned:
         raise ValueError(f"raw frames must not carry writer-assigned columns {assigned}")
     frame = with_partition_keys(frame, keys)
-    if "request_params" in frame.columns:
-        frame["request_params"] = frame["request_params"].map(_json_text)
+    given = frame.get("request_params")
+    if given is not None and not pd.api.types.is_string_dtype(given):  # not all JSON text yet
+        frame["request_params"] = given.map(_json_text)
     fetched = (
         timestamps_utc(frame["fetched_at"]).fillna(fetched_default)
         if "fetched_at" in frame.columns
