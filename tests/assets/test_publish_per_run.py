@@ -31,15 +31,20 @@ def counts(reader: WarehouseReader, tables: tuple[str, ...]) -> dict[str, int]:
     }
 
 
+def reference_then_days(instance: DagsterInstance, days: int) -> tuple[Path, list[str], int]:
+    """The calendar and stock list written (and published); the warehouse, the first ``days``
+    trade dates and the generation now current."""
+    warehouse = get_settings().warehouse_file
+    materialize_tables(["trade_cal", "stock_basic"], instance)
+    return warehouse, keys_in_range(instance, trade_dates, "0", "9")[:days], generation(warehouse)
+
+
 def test_a_run_of_three_tables_and_their_checks_publishes_once(
     platform: Path, sim: SimServer, instance: DagsterInstance
 ) -> None:
     """The cross-source check writes quality_diff too: whichever write of the run comes last,
     asset or check, publishes, and it publishes everything the run wrote."""
-    warehouse = get_settings().warehouse_file
-    materialize_tables(["trade_cal", "stock_basic"], instance)
-    keys = keys_in_range(instance, trade_dates, "0", "9")[:3]
-    before = generation(warehouse)
+    warehouse, keys, before = reference_then_days(instance, 3)
     (result,) = materialize_tables(
         list(TABLES), instance, start=keys[0], end=keys[-1], with_checks=True
     )
@@ -74,10 +79,7 @@ def test_a_run_of_three_tables_and_their_checks_publishes_once(
 def test_a_run_without_its_checks_publishes_at_its_last_asset(
     platform: Path, sim: SimServer, instance: DagsterInstance
 ) -> None:
-    warehouse = get_settings().warehouse_file
-    materialize_tables(["trade_cal", "stock_basic"], instance)
-    keys = keys_in_range(instance, trade_dates, "0", "9")[:2]
-    before = generation(warehouse)
+    warehouse, keys, before = reference_then_days(instance, 2)
     materialize_tables(["daily", "adj_factor"], instance, start=keys[0], end=keys[-1])
     assert generation(warehouse) == before + 1 and deferred_since(warehouse) is None
 
@@ -85,10 +87,7 @@ def test_a_run_without_its_checks_publishes_at_its_last_asset(
 def test_a_failed_run_is_published_by_the_sensor_and_read_exactly_meanwhile(
     platform: Path, sim: SimServer, instance: DagsterInstance
 ) -> None:
-    warehouse = get_settings().warehouse_file
-    materialize_tables(["trade_cal", "stock_basic"], instance)
-    keys = keys_in_range(instance, trade_dates, "0", "9")[:2]
-    before = generation(warehouse)
+    warehouse, keys, before = reference_then_days(instance, 2)
     sim.set_policy(denied_apis=["adj_factor"])  # its raw step fails; daily's steps write
     (failed,) = materialize_tables(
         ["daily", "adj_factor"], instance, start=keys[0], end=keys[-1], raise_on_error=False
