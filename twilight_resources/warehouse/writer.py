@@ -6,11 +6,11 @@ committed WAL entries). Writers from any process queue on an flock held only whi
 fetching happens before, in the asset body. The transaction also records which snapshot parts
 it changed (``parts``). After the commit the writer checkpoints and publishes a read snapshot of
 those parts, still under the lock so it sees one consistent state. A run publishes once: a
-write that names the normalized tables its run writes (``run_tables``) publishes only when the
-ledger holds a write of this run to each of them, so it is the run's last; earlier ones mark
-the snapshot deferred. A write outside a run leaves the publish to the next writer in the queue,
-if one waits (``snapshots``). Tables are not kept sorted here: the snapshot parts are written
-in key order, which is what readers scan.
+write that names the tables its run writes (``run_tables``: normalized ones, and what their
+checks write) publishes only when the ledger holds a write of this run to each of them, so it
+is the run's last; earlier ones mark the snapshot deferred. A write outside a run leaves the
+publish to the next writer in the queue, if one waits (``snapshots``). Tables are not kept
+sorted here: the snapshot parts are written in key order, which is what readers scan.
 
 Raw tables live in their own file (``rawfile``), written and read under the same lock; a raw
 write publishes nothing, since readers never see the raw layer.
@@ -173,7 +173,7 @@ class WarehouseWriter:
 
         Every key gets a ledger row, also keys with no rows. A :class:`NormalizedBatch`
         carries rejects, which go to ``meta_quarantine`` in the same transaction.
-        ``run_tables``: the normalized tables run ``run_id`` writes; its last write publishes.
+        ``run_tables``: the tables run ``run_id`` writes; its last write publishes.
         """
         started = time.monotonic()
         spec = table_spec(table)
