@@ -9,7 +9,7 @@ from twilight_assets.financials import checks as financial_checks
 from twilight_assets.financials import sensors as financial_sensors
 from twilight_assets.schedules import build_schedules
 from twilight_assets.tables import build_assets
-from twilight_resources.catalog import CATALOG, Catalog
+from twilight_resources.catalog import CATALOG, Catalog, check_writes
 from twilight_resources.tushare import TushareResource
 from twilight_resources.warehouse import DuckDBWarehouseIOManager
 
@@ -49,7 +49,10 @@ def build_definitions(catalog: Catalog) -> Definitions:
         sensors=[*financial_sensors.sensors, *publishing.sensors],
         asset_checks=[*checks.build_checks(catalog, CHECK_KINDS), *quality.checks],
         executor=executor,
-        resources={"tushare": TushareResource(), "io_manager": DuckDBWarehouseIOManager()},
+        resources={
+            "tushare": TushareResource(),
+            "io_manager": DuckDBWarehouseIOManager(check_writes=check_writes(catalog)),
+        },
     )
 
 

@@ -35,6 +35,7 @@ from dagster import (
 from twilight_assets.checks import run_dates
 from twilight_resources.akshare.client import AkshareUnavailableError
 from twilight_resources.akshare.settings import client_from_settings
+from twilight_resources.catalog import check_writes
 from twilight_resources.logs import redact, register_secret
 from twilight_resources.providers.akshare import AkshareDailyProvider
 from twilight_resources.settings import TwilightSettings, get_settings
@@ -172,7 +173,7 @@ def store_diffs(
     """
     columns = list(table_spec("quality_diff").columns)
     writer = WarehouseWriter.from_settings(settings)
-    run_id, tables = (run.run_id, run_tables(run)) if run else (None, ())
+    run_id, tables = (run.run_id, run_tables(run, check_writes())) if run else (None, ())
     changed = ("quality_diff", "meta_partition_ledger", "meta_counters")
     with writer.transaction(changed, run_id=run_id, run_tables=tables) as conn:
         if codes:

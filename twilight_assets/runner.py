@@ -18,6 +18,7 @@ from dagster import (
 
 from twilight_assets.dagster_shim import partition_range_tags
 from twilight_assets.definitions import defs
+from twilight_resources.catalog import check_writes
 from twilight_resources.warehouse.io_manager import run_tables_tag
 
 
@@ -75,7 +76,7 @@ def materialize_tables(
     results = []
     for name, group in sorted(groups.items(), key=lambda item: item[0] or ""):
         paths = [key.path for asset_def in group for key in asset_def.keys]
-        tags = run_tables_tag(paths, checks=with_checks)
+        tags = run_tables_tag(paths, check_writes() if with_checks else None)
         if name is not None:
             partitions = group[0].partitions_def
             assert isinstance(partitions, DynamicPartitionsDefinition)

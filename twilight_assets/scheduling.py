@@ -30,6 +30,7 @@ from twilight_resources.calendar import (
     market_today,
     to_key,
 )
+from twilight_resources.catalog import check_writes
 from twilight_resources.settings import get_settings
 from twilight_resources.warehouse.io_manager import run_tables_tag
 
@@ -72,7 +73,8 @@ def table_job(name: str, apis: list[str]) -> UnresolvedAssetJobDefinition:
     """A job materializing the raw and normalized assets of ``apis``; its runs publish one
     snapshot, after their last normalized write (the tag names those tables)."""
     keys = [[layer, api] for api in apis for layer in ("raw", "normalized")]
-    return define_asset_job(name, AssetSelection.assets(*keys), tags=run_tables_tag(keys))
+    tags = run_tables_tag(keys, check_writes())
+    return define_asset_job(name, AssetSelection.assets(*keys), tags=tags)
 
 
 Decide = Callable[[ScheduleEvaluationContext, date], "RunRequest | SkipReason"]

@@ -478,6 +478,11 @@ CATALOG = Catalog(
 )
 
 
+def check_writes(catalog: Catalog = CATALOG) -> dict[str, list[str]]:
+    """Normalized table -> the tables its checks write, for each table whose checks write."""
+    return {f"normalized_{t.api}": list(t.check_writes) for t in catalog if t.check_writes}
+
+
 def statement_apis(catalog: Catalog = CATALOG) -> list[str]:
     """The statement tables the disclosure sensor fetches for new disclosures."""
     return [t.api for t in catalog if t.planner is PlannerKind.FINANCIAL_REPORT]

@@ -12,7 +12,7 @@ its normalized writes (:func:`run_tables`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -27,7 +27,6 @@ from dagster import (
 )
 from pydantic import Field
 
-from twilight_resources.catalog import CATALOG
 from twilight_resources.priority import lower_priority
 from twilight_resources.settings import get_settings
 from twilight_resources.spool import discard
@@ -95,24 +94,32 @@ def _covered_keys(context: OutputContext, batch: RawBatch | None) -> list[str]:
     return list(batch.partition_keys)
 
 
-def run_tables_tag(asset_keys: Iterable[Sequence[str]], *, checks: bool = True) -> dict[str, str]:
+def run_tables_tag(
+    asset_keys: Iterable[Sequence[str]], check_writes: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, str]:
     """The tag for runs of ``asset_keys`` (paths) naming the tables they write: the normalized
-    ones, and with ``checks`` (a run also runs its assets' checks) what those checks write."""
+    ones, and what their checks write (``check_writes``: normalized table -> tables; the
+    catalog's, for a run that also runs its assets' checks)."""
     tables: set[str] = set()
     for path in asset_keys:
         if path[-2:-1] == ["normalized"]:
-            tables.add(table_for_asset_key(path))
-            if checks and path[-1] in CATALOG:
-                tables.update(CATALOG[path[-1]].check_writes)
+            table = table_for_asset_key(path)
+            tables.update((table, *(check_writes or {}).get(table, ())))
     return {RUN_TABLES_TAG: ",".join(sorted(tables))}
 
 
-def run_tables(run: DagsterRun) -> tuple[str, ...]:
-    """The tables ``run`` writes: by its asset selection (and their checks: Dagster runs them
-    unless told not to), or for a run of a whole job by the job's tag. Empty when unknown:
-    then every write of the run publishes."""
+def run_tables(
+    run: DagsterRun, check_writes: Mapping[str, Sequence[str]] | None = None
+) -> tuple[str, ...]:
+    """The tables ``run`` writes: by its asset selection (and ``check_writes``: Dagster runs an
+    asset's checks unless told not to), or for a run of a whole job by the job's tag. Empty
+    when unknown: then every write of the run publishes."""
     selected = [key.path for key in run.asset_selection or ()]
-    tag = run_tables_tag(selected)[RUN_TABLES_TAG] if selected else run.tags.get(RUN_TABLES_TAG)
+    tag = (
+        run_tables_tag(selected, check_writes)[RUN_TABLES_TAG]
+        if selected
+        else run.tags.get(RUN_TABLES_TAG)
+    )
     return tuple(t for t in (tag or "").split(",") if t)
 
 
@@ -143,6 +150,10 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
         default=None, description="DuckDB threads; default: duckdb_write_threads."
     )
     preview_rows: int = Field(default=5, description="Rows shown in the output preview.")
+    check_writes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Normalized table -> the tables its asset checks write (the catalog's).",
+    )
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # A step may fetch before it touches the warehouse: it starts at the fetching niceness.
@@ -191,7 +202,9 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
                 keys,
                 run_id=context.run_id,
                 asset_key=context.asset_key.to_user_string(),
-                run_tables=run_tables(run) if run and layer == "normalized" else (),
+                run_tables=run_tables(run, self.check_writes)
+                if run and layer == "normalized"
+                else (),
             )
             context.add_output_metadata(output_metadata(result, frame, self.preview_rows))
         else:
