@@ -94,18 +94,25 @@ def _covered_keys(context: OutputContext, batch: RawBatch | None) -> list[str]:
     return list(batch.partition_keys)
 
 
+def _written(
+    asset_keys: Iterable[Sequence[str]], check_writes: Mapping[str, Sequence[str]] | None
+) -> list[str]:
+    """The normalized tables of ``asset_keys`` (paths) and what their checks write."""
+    tables: set[str] = set()
+    for path in asset_keys:
+        if path[-2:-1] == ["normalized"]:
+            table = table_for_asset_key(path)
+            tables.update((table, *(check_writes or {}).get(table, ())))
+    return sorted(tables)
+
+
 def run_tables_tag(
     asset_keys: Iterable[Sequence[str]], check_writes: Mapping[str, Sequence[str]] | None = None
 ) -> dict[str, str]:
     """The tag for runs of ``asset_keys`` (paths) naming the tables they write: the normalized
     ones, and what their checks write (``check_writes``: normalized table -> tables; the
     catalog's, for a run that also runs its assets' checks)."""
-    tables: set[str] = set()
-    for path in asset_keys:
-        if path[-2:-1] == ["normalized"]:
-            table = table_for_asset_key(path)
-            tables.update((table, *(check_writes or {}).get(table, ())))
-    return {RUN_TABLES_TAG: ",".join(sorted(tables))}
+    return {RUN_TABLES_TAG: ",".join(_written(asset_keys, check_writes))}
 
 
 def run_tables(
@@ -115,12 +122,9 @@ def run_tables(
     asset's checks unless told not to), or for a run of a whole job by the job's tag. Empty
     when unknown: then every write of the run publishes."""
     selected = [key.path for key in run.asset_selection or ()]
-    tag = (
-        run_tables_tag(selected, check_writes)[RUN_TABLES_TAG]
-        if selected
-        else run.tags.get(RUN_TABLES_TAG)
-    )
-    return tuple(t for t in (tag or "").split(",") if t)
+    if selected:
+        return tuple(_written(selected, check_writes))
+    return tuple(t for t in run.tags.get(RUN_TABLES_TAG, "").split(",") if t)
 
 
 def _run_of(context: OutputContext) -> DagsterRun | None:

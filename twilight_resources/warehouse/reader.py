@@ -342,33 +342,38 @@ class WarehouseReader:
         if getattr(self._held, "conn", None) is not None:
             yield self._held.source
             return
-        source = "warehouse file" if self.unpublished() else ""
-        with self._connection() as conn:
-            self._held.conn = conn
-            self._held.source = source or f"snapshot g{self.snapshot_info().generation}"
+        with self._open() as (conn, source):
+            self._held.conn, self._held.source = conn, source
             try:
-                yield self._held.source
+                yield source
             finally:
                 self._held.conn = None
 
     @contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The newest snapshot, or the writer's file under the writer lock (``unpublished``)."""
+        """This thread's held connection, else one of its own (``_open``)."""
         held = getattr(self._held, "conn", None)
         if held is not None:
             yield held
             return
+        with self._open() as (conn, _):
+            yield conn
+
+    @contextmanager
+    def _open(self) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+        """The newest snapshot, or the writer's file under the writer lock (``unpublished``),
+        with what it is: the source and the connection are decided by one look."""
         if self.unpublished():
             with write_lock(self.warehouse, self._lock_timeout):
                 conn = connect_writable(self.warehouse, self._config, self._lock_timeout)
                 try:
-                    yield conn
+                    yield conn, "warehouse file"
                 finally:
                     conn.close()
             return
         pool = self._acquire()
         with pool.connection() as conn:
-            yield conn
+            yield conn, f"snapshot g{pool.info.generation}"
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
         """Run one parameterized query (``?`` or ``$name`` placeholders) on the newest snapshot."""
