@@ -2,10 +2,11 @@
 
 A backfill writes its partitions to DuckDB in one transaction at the end of a step; if the step
 is killed before that, what it fetched would be lost and fetched again. The spool keeps each
-answer (as the upstream's fields and items) under a key derived from the call, written atomically,
-so a rerun reads it back instead of spending the call twice. The entries of a raw write are
-deleted right after it commits; a kill in between leaves them to the next attempt, which finds
-their partitions in the ledger and drops them without asking the upstream again.
+answer (the upstream's fields, and their values column by column) under a key derived from the
+call, written atomically, so a rerun reads it back instead of spending the call twice. The
+entries of a raw write are deleted right after it commits; a kill in between leaves them to the
+next attempt, which finds their partitions in the ledger and drops them without asking the
+upstream again.
 """
 
 from __future__ import annotations
@@ -40,23 +41,23 @@ class FetchSpool:
         if not path.exists():
             return None
         answer = orjson.loads(path.read_bytes())
-        return pd.DataFrame(answer["items"], columns=answer["fields"]), answer["fetched_at"]
+        fields = answer["fields"]
+        if "columns" in answer:
+            frame = pd.DataFrame(dict(zip(fields, answer["columns"], strict=True)), columns=fields)
+        else:  # spooled row by row, before answers were stored by column
+            frame = pd.DataFrame(answer["items"], columns=fields)
+        return frame, answer["fetched_at"]
 
     def put(self, api_name: str, params: Mapping[str, Any], frame: pd.DataFrame) -> str:
         """Store an answer; returns its fetch time (ISO, UTC)."""
         path = self.path(api_name, params)
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Python objects with NaN as None; orjson writes floats in their shortest exact form, so
-        # an answer read back is the answer fetched, bit for bit (3x faster than json here).
-        # pandas-stubs' Scalar leaves out None, which where() takes as the fill value.
-        cells = frame.astype(object).where(frame.notna(), None)  # type: ignore[call-overload]
-        items = cells.to_numpy().tolist()
         fetched_at = datetime.now(UTC).replace(tzinfo=None).isoformat()
         answer = {
             "params": dict(params),
             "fetched_at": fetched_at,
             "fields": list(frame.columns),
-            "items": items,
+            "columns": [_column(frame.iloc[:, i]) for i in range(frame.shape[1])],
         }
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY))
@@ -65,6 +66,17 @@ class FetchSpool:
 
     def drop(self, api_name: str, params: Mapping[str, Any]) -> None:
         self.path(api_name, params).unlink(missing_ok=True)
+
+
+def _column(values: pd.Series) -> Any:
+    """One column for orjson: float and integer columns as numpy arrays (NaN is written as
+    null, floats in their shortest exact form, so an answer read back is the answer fetched,
+    bit for bit); other columns as Python objects with missing values as None."""
+    if values.dtype.kind in "fiu":
+        return values.to_numpy()
+    if values.isna().any():
+        values = values.astype(object).where(values.notna(), None)  # type: ignore[call-overload]
+    return values.tolist()
 
 
 def discard(entries: Iterable[Path]) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from tests.scripted_upstream import ScriptedUpstream, ok
+from tests.scripted_upstream import ScriptedUpstream, error, ok
+from twilight_resources.tushare import ApiPressure, TushareClient, TushareRequest
 from twilight_resources.tushare.budget import CallBudget, budget_key
 
 CALLS_PER_MINUTE = 120  # one call every 0.5 s
@@ -49,3 +51,34 @@ def test_budget_does_not_bank_idle_time(tmp_path: Path) -> None:
     second = budget.reserve().at
     assert 0.99 <= second - first <= 1.01
     assert budget_key("t") != "t" and len(budget_key("t")) == 16
+
+
+def test_a_call_counted_late_keeps_the_next_window_under_the_limit(
+    upstream: ScriptedUpstream, tmp_path: Path
+) -> None:
+    # An upstream that counts each call when it answers it, over a 2 s window of 4 calls, and
+    # answers the first call a second late (a loaded server). The budget spaces calls 0.5 s
+    # apart: by spacing alone, the fifth call would land in a window still holding four.
+    window, per_window = 2.0, 4
+    counted: list[float] = []
+
+    def reply(body: dict[str, object]) -> tuple[int, dict[str, object]]:
+        if len(upstream.requests) == 1:
+            time.sleep(1.0)
+        with upstream.lock:
+            now = time.time()
+            if sum(1 for t in counted if t > now - window) >= per_window:
+                return error(40203, "抱歉，您每分钟最多访问该接口4次")
+            counted.append(now)
+        return ok(["ts_code"], [["000001.SZ"]])
+
+    upstream.scripts["daily"] = [reply]
+    rate = per_window * 60 / window
+    budget = CallBudget(
+        tmp_path / "b.sqlite", budget_key("t"), int(rate), pause_seconds=0.1, window_s=window
+    )
+    client = TushareClient(upstream.url, "t", budget=budget, max_in_flight=4)
+    requests = [TushareRequest("daily", {"trade_date": str(i)}) for i in range(8)]
+    assert len(list(client.query_many(requests))) == 8
+    assert client.pressure().get("daily", ApiPressure()).refusals == 0
+    assert len(counted) == 8

@@ -3,6 +3,10 @@
 Tushare counts calls per token and API, so the budget lives in a SQLite file under the state
 directory rather than in a process. Calls of one API are spaced evenly (60 / rate seconds apart):
 that never exceeds the per-minute window, yet reaches the full rate with several calls in flight.
+The upstream counts a call at some moment between its send and its answer, so spacing alone
+does not hold when a call is counted late (a slow network, a loaded server): a call is also
+never sent sooner than a window after the answer of the call ``rate`` calls before it. Any
+``rate + 1`` calls then span a whole window on the upstream's clock, whatever the delays.
 
 Real tokens are refused below their stated rate at times, for about a minute, and calling on
 during that minute only prolongs it. So a refusal pauses the whole token (every API, thread and
@@ -35,6 +39,7 @@ MIN_RATE = 1.0  # calls per minute; a budget never stops for good
 PROBE_AFTER_S = 600.0  # hold the rate that passes this long before probing above it
 INCREASE_PER_MIN = 0.02  # of the API's limit, per minute of probing
 WINDOW_S = 60.0
+ANSWER_POLL_S = 0.05  # how often a call waiting for an earlier call's answer looks again
 UNLEARNT = 1e12  # the stored rate of an API never refused: capped by its limit when read
 
 SCHEMA = """
@@ -54,7 +59,7 @@ CREATE TABLE IF NOT EXISTS token_pause (
     share_probe_from REAL NOT NULL,
     last_cut REAL NOT NULL       -- when a refusal last cut a rate
 );
-CREATE TABLE IF NOT EXISTS grants (key TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS grants (key TEXT NOT NULL, at REAL NOT NULL, done REAL);
 CREATE INDEX IF NOT EXISTS grants_by_key ON grants (key, at);
 """
 
@@ -103,6 +108,9 @@ class CallBudget:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(grants)")}
+            if "done" not in columns:  # a budget file from before answers were recorded
+                conn.execute("ALTER TABLE grants ADD COLUMN done REAL")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -176,16 +184,48 @@ class CallBudget:
                 "ON CONFLICT (key) DO UPDATE SET next_slot = excluded.next_slot",
                 (key, slot + 60.0 / rate * SPACING_MARGIN, UNLEARNT, now),
             )
-            conn.execute("INSERT INTO grants VALUES (?, ?)", (key, slot))
-            conn.execute("DELETE FROM grants WHERE key = ? AND at < ?", (key, now - self.window_s))
+            conn.execute("INSERT INTO grants (key, at) VALUES (?, ?)", (key, slot))
+            # Kept two windows: a slow call's answer may come a while after its slot.
+            conn.execute(
+                "DELETE FROM grants WHERE key = ? AND at < ?", (key, now - 2 * self.window_s)
+            )
         return Slot(slot, paused_s=max(0.0, min(slot, pause) - now))
+
+    def _clear_from(self, api_name: str, slot: float) -> float:
+        """When the call of ``slot`` may be sent: a window after the answer of the call ``rate``
+        calls before it (now plus a poll step while that one is in flight; its slot if it
+        stays unanswered for a window, as when its caller died)."""
+        now = time.time()
+        with self._read() as conn:
+            _, rate = self._state(conn, api_name, now)
+            row = conn.execute(
+                "SELECT at, done FROM grants WHERE key = ? AND at < ? ORDER BY at DESC "
+                "LIMIT 1 OFFSET ?",
+                (self._api_key(api_name), slot, max(1, int(rate * self.window_s / 60.0)) - 1),
+            ).fetchone()
+        if row is None:
+            return 0.0
+        at, done = row
+        if done is None:
+            return now + ANSWER_POLL_S if at > now - self.window_s else at + self.window_s
+        return float(done) + self.window_s
+
+    def answered(self, api_name: str, slot: float) -> None:
+        """Record that the call made at ``slot`` has its answer (or failed): the upstream has
+        counted it by now, if it counts it at all."""
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE grants SET done = ? WHERE key = ? AND at = ?",
+                (time.time(), self._api_key(api_name), slot),
+            )
 
     def acquire(self, api_name: str = "*", sleep: Callable[[float], None] = time.sleep) -> Slot:
         """Wait for a slot of ``api_name``; a pause recorded while waiting is waited out too.
 
         No slot is spent on a call that is sure to be refused: after the wait the pause is read
         again, and a call whose slot fell inside a pause another caller recorded meanwhile
-        takes a new slot after it.
+        takes a new slot after it. A call whose window would still hold an earlier call by that
+        one's answer waits until it does not.
         """
         paused = 0.0
         while True:
@@ -194,7 +234,10 @@ class CallBudget:
             if slot.at > time.time():
                 sleep(slot.at - time.time())
             if self.paused_until() <= slot.at:
-                return Slot(slot.at, paused)
+                break
+        while (clear := self._clear_from(api_name, slot.at)) > time.time():
+            sleep(clear - time.time())
+        return Slot(slot.at, paused)
 
     def refused(self, api_name: str, slot: float) -> Refusal:
         """Record a rate refusal of the call made at ``slot``: pause the token, slow the API.

@@ -257,7 +257,7 @@ class TushareClient:
             slot = self._acquire(call)
             call.attempts += 1
             try:
-                return self._post(api_name, params, fields)
+                return self._answered(api_name, params, fields, slot)
             except TushareRateLimited as exc:
                 refusals += 1
                 call.refusals += 1
@@ -275,6 +275,16 @@ class TushareClient:
                 delay = self.backoff_base * 2 ** (failures - 1) * (1 + random.uniform(0, 0.1))
                 log.warning("%s; retry %d/%d in %.1fs", exc, failures, self.retry_attempts, delay)
                 call.sleep(delay)
+
+    def _answered(
+        self, api_name: str, params: Mapping[str, Any], fields: str, slot: float
+    ) -> _Page:
+        """``_post``, telling the budget when the answer came (the upstream counted it by then)."""
+        try:
+            return self._post(api_name, params, fields)
+        finally:
+            if self.budget is not None:
+                self.budget.answered(api_name, slot)
 
     def _acquire(self, call: _Call) -> float:
         if self.budget is None:
