@@ -92,8 +92,8 @@ def run_table(api: str, keys: list[str], stages: Stages) -> int:
     from twilight_resources.settings import get_settings
     from twilight_resources.spool import FetchSpool
     from twilight_resources.tushare.resource import client_from_settings
-    from twilight_resources.warehouse import WarehouseReader, normalize_frame, table_spec
-    from twilight_resources.warehouse.io_manager import output_metadata
+    from twilight_resources.warehouse import WarehouseReader, table_spec
+    from twilight_resources.warehouse.io_manager import RawPartitions, output_metadata
     from twilight_resources.warehouse.writer import WarehouseWriter
 
     settings = get_settings()
@@ -117,9 +117,9 @@ def run_table(api: str, keys: list[str], stages: Stages) -> int:
     writer = WarehouseWriter.from_settings(settings)
     result = stages.run("raw write", lambda: writer.write(f"raw_{api}", raw, keys))
     stages.run("metadata", lambda: output_metadata(result, raw, 5))
-    loaded = stages.run("load raw", lambda: writer.load_raw(f"raw_{api}", keys))
-    normalize = table.alternate.normalize if table.alternate is not None else normalize_frame
-    batch = stages.run("normalize", lambda: normalize(f"normalized_{api}", loaded))
+    raw_input = RawPartitions(f"raw_{api}", tuple(keys), writer)  # as the IO manager hands it
+    source = (table.alternate.row_source,) if table.alternate is not None else ()
+    batch = stages.run("normalize", lambda: raw_input.normalize(f"normalized_{api}", *source))
     result = stages.run("upsert", lambda: writer.write(f"normalized_{api}", batch, keys))
     stages.run("metadata", lambda: (output_metadata(result, batch.clean, 5),
                                     _date_range(batch.clean)))  # fmt: skip

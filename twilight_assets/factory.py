@@ -39,8 +39,9 @@ from twilight_assets.planners import Planner
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.spool import FetchSpool, prune_run_spools
 from twilight_resources.tushare import ApiPressure, TushareClient, TushareRequest, TushareResource
-from twilight_resources.warehouse import NormalizedBatch, normalize_frame, table_spec
+from twilight_resources.warehouse import NormalizedBatch, table_spec
 from twilight_resources.warehouse.claims import Owner, PartitionClaims
+from twilight_resources.warehouse.io_manager import RawPartitions
 from twilight_resources.warehouse.raw import RawBatch
 from twilight_resources.warehouse.writer import UNPARTITIONED
 
@@ -80,9 +81,8 @@ class AlternateSource(Protocol):
         """Those of ``keys`` held only from this source: Tushare is asked for them again."""
         ...
 
-    def normalize(self, table: str, raw: pd.DataFrame) -> NormalizedBatch:
-        """``normalize_frame``, keeping each row's source."""
-        ...
+    # SQL over a raw row's columns naming the source its fetch came from.
+    row_source: str
 
 
 @dataclass(frozen=True)
@@ -297,9 +297,11 @@ def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
         ins={"raw": AssetIn(table.raw_key)},
         description=f"{table.description} Typed, de-duplicated, primary-key upserted.",
     )
-    def normalized_asset(context: AssetExecutionContext, raw: pd.DataFrame) -> NormalizedBatch:
-        normalize = table.alternate.normalize if table.alternate is not None else normalize_frame
-        batch = normalize(f"normalized_{table.api}", raw)
+    def normalized_asset(context: AssetExecutionContext, raw: RawPartitions) -> NormalizedBatch:
+        if table.alternate is not None:
+            batch = raw.normalize(f"normalized_{table.api}", table.alternate.row_source)
+        else:
+            batch = raw.normalize(f"normalized_{table.api}")
         if not batch.rejects.empty:
             context.log.warning(
                 "%d rows of %s rejected into quarantine, e.g. %s",

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.warehouse.conftest import FIXTURES, daily_rows, fixture_csvs, read_raw_csv
+from twilight_assets.prices.fallback import AKSHARE, TUSHARE, AkshareFallback
 from twilight_resources.warehouse import (
     NormalizedBatch,
     WarehouseReader,
@@ -17,6 +18,8 @@ from twilight_resources.warehouse import (
     normalize_frame,
 )
 from twilight_resources.warehouse.rawfile import raw_path
+
+ROW_SOURCE = AkshareFallback.row_source
 
 
 def query(warehouse: Path, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -218,6 +221,8 @@ def test_every_fixture_file_lands_in_both_layers(warehouse: Path) -> None:
         api, key = path.parent.name, path.stem
         writer.write(f"raw_{api}", read_raw_csv(path), [key])
         batch = normalize_frame(f"normalized_{api}", writer.load_raw(f"raw_{api}", [key]))
+        in_duckdb = writer.normalize_raw(f"raw_{api}", f"normalized_{api}", [key])
+        pd.testing.assert_frame_equal(in_duckdb.clean, batch.clean)
         result = writer.write(f"normalized_{api}", batch, [key])
         assert result.rejected == 0, path.name
         expected[api] = result.table_rows
@@ -284,3 +289,42 @@ def test_the_same_raw_fetch_is_written_once(writer: WarehouseWriter, warehouse: 
     }  # fmt: skip
     latest = writer.load_raw("raw_daily", ["20240603", "20240604"])
     assert sorted(latest["close"].unique()) == ["10.0", "11.0"] and len(latest) == 4
+
+
+def test_normalizing_in_duckdb_matches_normalizing_the_loaded_frame(
+    writer: WarehouseWriter,
+) -> None:
+    # Two fetches of one day (the later wins), a value that does not cast, a row from AKShare.
+    first = pd.DataFrame(
+        {"ts_code": ["000001.SZ", "000002.SZ"], "trade_date": "20240102", "close": ["9.5", "x"]}
+    )
+    writer.write(
+        "raw_daily", first.assign(fetched_at=pd.Timestamp("2024-01-02 08:00")), ["20240102"]
+    )
+    later = pd.DataFrame(
+        {"ts_code": ["000001.SZ", "600000.SH"], "trade_date": "20240102", "close": ["9.7", "7"],
+         "source": [None, AKSHARE]}
+    )  # fmt: skip
+    writer.write(
+        "raw_daily", later.assign(fetched_at=pd.Timestamp("2024-01-02 09:00")), ["20240102"]
+    )
+    writer.write("raw_daily", first.assign(trade_date="20240103"), ["20240103"])
+    keys = ["20240102", "20240103"]
+
+    loaded = writer.load_raw("raw_daily", keys)
+    in_duckdb = writer.normalize_raw("raw_daily", "normalized_daily", keys, source_sql=ROW_SOURCE)
+    expected = [
+        normalize_frame("normalized_daily", part, source=source)
+        for source, part in loaded.groupby(
+            loaded["extra_fields"].map(lambda t: json.loads(t)["source"] if t else TUSHARE)
+        )
+    ]
+    clean = pd.concat([b.clean for b in expected]).sort_values("raw_id", ignore_index=True)
+    pd.testing.assert_frame_equal(in_duckdb.clean, clean)
+    assert in_duckdb.clean[["ts_code", "close", "source"]].values.tolist() == [
+        ["000001.SZ", 9.7, TUSHARE], ["600000.SH", 7.0, AKSHARE], ["000001.SZ", 9.5, TUSHARE],
+    ]  # fmt: skip
+    rejects = pd.concat([b.rejects for b in expected if not b.rejects.empty], ignore_index=True)
+    pd.testing.assert_frame_equal(in_duckdb.rejects, rejects)
+    assert in_duckdb.rejects["partition_key"].tolist() == ["20240103"]
+    assert "cannot cast 'x'" in in_duckdb.rejects["reason"].item()

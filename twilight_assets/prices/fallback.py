@@ -12,12 +12,10 @@ Tushare again and its answer replaces AKShare's rows.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue
 
@@ -31,7 +29,7 @@ from twilight_resources.tushare import (
     TushareRequest,
     TushareRetriesExhausted,
 )
-from twilight_resources.warehouse import NormalizedBatch, WarehouseReader, normalize_frame
+from twilight_resources.warehouse import WarehouseReader
 from twilight_resources.warehouse.snapshots import read_pointer
 
 log = logging.getLogger(__name__)
@@ -125,40 +123,11 @@ class AkshareFallback:
             )
         return set(frame["k"])
 
-    @staticmethod
-    def normalize(table: str, raw: pd.DataFrame) -> NormalizedBatch:
-        """``normalize_frame``, with each row's ``source`` as its fetch recorded it."""
-        if raw.empty:
-            return normalize_frame(table, raw)
-        sources = row_sources(raw)
-        batches = [
-            normalize_frame(table, part, source=source)
-            for source, part in raw.groupby(sources, sort=True)
-        ]
-        return NormalizedBatch(
-            pd.concat([b.clean for b in batches], ignore_index=True),
-            pd.concat([b.rejects for b in batches], ignore_index=True),
-        )
-
-
-def row_sources(raw: pd.DataFrame) -> pd.Series:
-    """Per raw row: ``akshare`` when its fetch came from AKShare, else ``tushare``."""
-    if "source" in raw.columns:
-        return raw["source"].fillna(TUSHARE).astype(str)
-    if "extra_fields" not in raw.columns:
-        return pd.Series(TUSHARE, index=raw.index)
-
-    def one(text: object) -> str:
-        if not isinstance(text, str):
-            return TUSHARE
-        try:
-            return str(json.loads(text).get("source") or TUSHARE)
-        except (ValueError, AttributeError):
-            return TUSHARE
-
-    codes, texts = pd.factorize(raw["extra_fields"])  # one parse per distinct text, not per row
-    found = np.array([one(text) for text in texts] + [TUSHARE], dtype=object)
-    return pd.Series(found[codes], index=raw.index)
+    # A row's source is in its fetch's extra fields: AKShare's answers carry one.
+    row_source = (
+        f"CASE WHEN json_valid(extra_fields) THEN coalesce(json_extract_string(extra_fields, "
+        f"'$.source'), '{TUSHARE}') ELSE '{TUSHARE}' END"
+    )
 
 
 def count_sources(context: AssetExecutionContext, clean: pd.DataFrame) -> None:

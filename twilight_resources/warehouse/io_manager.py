@@ -13,6 +13,7 @@ its normalized writes (:func:`run_tables`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -34,7 +35,12 @@ from twilight_resources.warehouse.claims import Owner, PartitionClaims
 from twilight_resources.warehouse.normalize import NormalizedBatch
 from twilight_resources.warehouse.raw import RawBatch
 from twilight_resources.warehouse.schema import table_for_asset_key, table_spec
-from twilight_resources.warehouse.writer import UNPARTITIONED, WarehouseWriter, WriteResult
+from twilight_resources.warehouse.writer import (
+    TUSHARE_SQL,
+    UNPARTITIONED,
+    WarehouseWriter,
+    WriteResult,
+)
 
 # Tag of a job's runs naming the normalized tables the job writes (for runs of the whole job,
 # whose asset selection Dagster leaves empty).
@@ -127,6 +133,20 @@ def run_tables(
     return tuple(t for t in run.tags.get(RUN_TABLES_TAG, "").split(",") if t)
 
 
+@dataclass(frozen=True)
+class RawPartitions:
+    """A raw input left in the raw file: what a normalized asset normalizes from there."""
+
+    table: str
+    keys: tuple[str, ...]
+    writer: WarehouseWriter
+
+    def normalize(self, table: str, source_sql: str = TUSHARE_SQL) -> NormalizedBatch:
+        """The latest fetch of each of ``keys``, normalized for ``table``; ``source_sql``: each
+        raw row's source, an SQL expression over the raw columns."""
+        return self.writer.normalize_raw(self.table, table, self.keys, source_sql=source_sql)
+
+
 def _run_of(context: OutputContext) -> DagsterRun | None:
     try:
         return context.step_context.dagster_run
@@ -217,13 +237,16 @@ class DuckDBWarehouseIOManager(ConfigurableIOManager):
         if batch is not None:  # written (or held already): the spooled answers are spent
             discard(batch.spooled)
 
-    def load_input(self, context: InputContext) -> pd.DataFrame:
-        """Raw inputs: the latest fetch of each requested partition. Normalized inputs: the
-        whole table (partitioned reads of normalized tables go through the reader)."""
+    def load_input(self, context: InputContext) -> pd.DataFrame | RawPartitions:
+        """Raw inputs: the latest fetch of each requested partition, as a DataFrame or, for an
+        input typed :class:`RawPartitions`, as a handle that normalizes them inside DuckDB.
+        Normalized inputs: the whole table (partitioned reads go through the reader)."""
         table = table_for_asset_key(context.asset_key.path)
         writer = self.writer()
         if table_spec(table).layer == "raw":
             keys = list(context.asset_partition_keys) if context.has_asset_partitions else []
+            if context.dagster_type.typing_type is RawPartitions:
+                return RawPartitions(table, tuple(keys or [UNPARTITIONED]), writer)
             return writer.load_raw(table, keys or [UNPARTITIONED])
         if context.has_asset_partitions:
             raise ValueError(

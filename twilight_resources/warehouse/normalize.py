@@ -9,8 +9,10 @@ primary key: the last fetched wins.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import NamedTuple
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -24,6 +26,7 @@ NULL_TOKENS = ("", "nan", "none", "null", "nat")
 KEY_FALLBACKS = {"f_ann_date": "ann_date"}
 REJECT_COLUMNS = ("raw_id", "partition_key", "reason", "raw_row")
 _PASSTHROUGH = ("raw_id", "partition_key", "fetched_at")
+EXTRA = "extra_fields"  # the raw columns the table does not know, shown in a reject
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
 
 
@@ -111,17 +114,39 @@ def normalize_frame(
     ``raw_id, partition_key, reason, raw_row`` (raw_row: the raw values as JSON text).
     """
     spec = table_spec(spec) if isinstance(spec, str) else spec
+    used = [c for c in raw_df.columns if c in spec.data_columns or c in (*_PASSTHROUGH, EXTRA)]
+    frame = raw_df[used].copy()
+    frame["_row"] = np.arange(len(frame))
+    conn = connect()
+    try:
+        conn.register("raw_frame", frame)
+        return normalize_relation(conn, spec, "raw_frame", used, "?", [source])
+    finally:
+        conn.close()
+
+
+def normalize_relation(
+    conn: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    relation: str,
+    columns: Sequence[str],
+    source_sql: str,
+    params: Sequence[object] = (),
+) -> NormalizedBatch:
+    """:func:`normalize_frame` of the rows of ``relation``, a table or view of ``conn`` with
+    raw ``columns`` and a ``_row`` number ordering them (the last row of a key wins); each
+    row's source is the SQL ``source_sql`` (with ``params``)."""
     if spec.layer != "normalized":
         raise ValueError(f"normalize_frame needs a normalized_* table, got {spec.name!r}")
-    present = {c for c in spec.data_columns if c in raw_df.columns}
-    carried = [c for c in _PASSTHROUGH if c in raw_df.columns]
+    present = {c for c in spec.data_columns if c in columns}
+    carried = [c for c in _PASSTHROUGH if c in columns]
     lineage = "".join(f", {quote(c)}" for c in carried)
 
     texts: list[str] = []
     casts: list[str] = []
     finals: list[str] = []
     reasons: list[str] = []
-    columns: list[str] = []
+    typed: list[str] = []
     for column in spec.data_columns:
         text = _source_text(spec, column, present)
         is_key = column in spec.primary_key
@@ -129,8 +154,8 @@ def normalize_frame(
             if is_key:
                 reasons.append(f"'{column}: key column is missing'")
             continue
-        i, sql_type = len(columns), spec.columns[column]
-        columns.append(column)
+        i, sql_type = len(typed), spec.columns[column]
+        typed.append(column)
         texts.append(f"{text} AS t_{i}")
         casts.append(f"{cast_expression(f't_{i}', sql_type)} AS v_{i}")
         finals.append(f"v_{i} AS {quote(column)}")
@@ -142,9 +167,9 @@ def normalize_frame(
         if is_key:
             reasons.append(f"CASE WHEN t_{i} IS NULL THEN '{column}: key column is NULL' END")
     reason_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
-    key = ", ".join(quote(c) for c in spec.primary_key if c in columns)
+    key = ", ".join(quote(c) for c in spec.primary_key if c in typed)
     order = ["fetched_at DESC NULLS LAST"] if "fetched_at" in carried else []
-    if "update_flag" in columns:
+    if "update_flag" in typed:
         order.append("update_flag DESC NULLS LAST")
     order.append("_row DESC")
     dedup = (
@@ -155,41 +180,40 @@ def normalize_frame(
     raw_id = "CAST(raw_id AS BIGINT)" if "raw_id" in carried else "CAST(NULL AS BIGINT)"
     partition = ", CAST(partition_key AS VARCHAR) AS partition_key"
 
-    frame = raw_df[[c for c in raw_df.columns if c in present or c in carried]].copy()
-    frame["_row"] = np.arange(len(frame))
-    conn = connect()
-    try:
-        conn.register("raw_frame", frame)
-        conn.execute(
-            f"CREATE TEMP TABLE staged AS SELECT _row{lineage}, "
-            f"{', '.join([*finals, f'{reason_sql} AS _reason'])} FROM ("
-            f"SELECT *, {', '.join(casts) or 'NULL AS v_none'} FROM ("
-            f"SELECT _row{lineage}, {', '.join(texts) or 'NULL AS t_none'} FROM raw_frame))"
-        )
-        clean = conn.execute(
-            f"SELECT {''.join(f'{quote(c)}, ' for c in columns)}{raw_id} AS raw_id, "
-            f"CAST(? AS VARCHAR) AS source{partition if 'partition_key' in carried else ''} "
-            f"FROM staged WHERE _reason = '' {dedup} ORDER BY _row",
-            [source],
-        ).df()
-        rejected = conn.execute(
-            "SELECT _row, _reason FROM staged WHERE _reason <> '' ORDER BY _row"
-        ).fetchall()
-    finally:
-        conn.close()
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE staged AS SELECT _row, _source{lineage}, "
+        f"{', '.join([*finals, f'{reason_sql} AS _reason'])} FROM ("
+        f"SELECT *, {', '.join(casts) or 'NULL AS v_none'} FROM ("
+        f"SELECT _row, CAST({source_sql} AS VARCHAR) AS _source{lineage}, "
+        f"{', '.join(texts) or 'NULL AS t_none'} FROM {relation}))",
+        list(params),
+    )
+    clean = conn.execute(
+        f"SELECT {''.join(f'{quote(c)}, ' for c in typed)}{raw_id} AS raw_id, "
+        f"_source AS source{partition if 'partition_key' in carried else ''} "
+        f"FROM staged WHERE _reason = '' {dedup} ORDER BY _row"
+    ).df()
+    rejected = conn.execute(
+        "SELECT _row, _reason FROM staged WHERE _reason <> '' ORDER BY _row"
+    ).fetchall()
     if not rejected:
         return NormalizedBatch(clean, _empty_rejects())
-    positions = np.array([row for row, _ in rejected])
-    rows = raw_df.iloc[positions]
-    shown = [c for c in raw_df.columns if c in present or c == "extra_fields"]
-    rejects = pd.DataFrame(
-        {
-            "raw_id": rows["raw_id"].to_numpy() if "raw_id" in carried else None,
-            "partition_key": (
-                rows["partition_key"].to_numpy() if "partition_key" in carried else None
-            ),
-            "reason": [reason for _, reason in rejected],
-            "raw_row": _raw_rows(raw_df, positions, shown),
-        }
+    shown = [c for c in columns if c in present or c == EXTRA]
+    rows = conn.execute(
+        f"SELECT {', '.join(quote(c) for c in dict.fromkeys([*shown, *carried]))} "
+        f"FROM {relation} WHERE list_contains(?, _row) ORDER BY _row",
+        [[row for row, _ in rejected]],
+    ).df()
+    return NormalizedBatch(
+        clean,
+        pd.DataFrame(
+            {
+                "raw_id": rows["raw_id"].to_numpy() if "raw_id" in carried else None,
+                "partition_key": (
+                    rows["partition_key"].to_numpy() if "partition_key" in carried else None
+                ),
+                "reason": [reason for _, reason in rejected],
+                "raw_row": _raw_rows(rows, np.arange(len(rows)), shown),
+            }
+        ),
     )
-    return NormalizedBatch(clean, rejects)

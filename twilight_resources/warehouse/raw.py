@@ -17,6 +17,7 @@ from twilight_resources.warehouse.ledger import PartitionCounts, allocate
 from twilight_resources.warehouse.schema import TableSpec, quote
 
 WRITER_ASSIGNED = ("raw_id", "extra_fields")
+LATEST = "latest_raw"  # the temp table of stage_latest
 
 
 @dataclass(frozen=True)
@@ -154,10 +155,9 @@ def _held_fetches(
     return {str(row[0]) for row in rows}
 
 
-def load_latest(
-    conn: duckdb.DuckDBPyConnection, spec: TableSpec, keys: Sequence[str]
-) -> pd.DataFrame:
-    """Rows of the latest fetch of each partition in ``keys`` (older fetches stay in history)."""
+def stage_latest(conn: duckdb.DuckDBPyConnection, spec: TableSpec, keys: Sequence[str]) -> str:
+    """A temp table of the rows of the latest fetch of each partition in ``keys`` (older fetches
+    stay in history), ``_row`` numbering them in fetch order; returns its name."""
     fetches = conn.execute(
         "SELECT partition_key, raw_id_min, raw_id_max FROM meta_partition_latest "
         "WHERE table_name = ? AND list_contains(CAST(? AS VARCHAR[]), partition_key) "
@@ -165,12 +165,26 @@ def load_latest(
         [spec.name, list(keys)],
     ).fetchall()
     if not fetches:
-        return conn.execute(f"SELECT * FROM {spec.name} LIMIT 0").df()
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE {LATEST} AS "
+            f"SELECT *, raw_id AS _row FROM {spec.name} LIMIT 0"
+        )
+        return LATEST
     fetch_frame = pd.DataFrame(fetches, columns=["partition_key", "low", "high"])
     with registered(conn, "latest_fetches", fetch_frame):
-        return conn.execute(
-            f"SELECT r.* FROM {spec.name} r JOIN latest_fetches f "
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE {LATEST} AS SELECT r.*, r.raw_id AS _row "
+            f"FROM {spec.name} r JOIN latest_fetches f "
             "ON r.partition_key = f.partition_key AND r.raw_id BETWEEN f.low AND f.high "
-            "WHERE r.raw_id BETWEEN ? AND ? ORDER BY r.raw_id",
+            "WHERE r.raw_id BETWEEN ? AND ?",
             [int(fetch_frame["low"].min()), int(fetch_frame["high"].max())],
-        ).df()
+        )
+    return LATEST
+
+
+def load_latest(
+    conn: duckdb.DuckDBPyConnection, spec: TableSpec, keys: Sequence[str]
+) -> pd.DataFrame:
+    """Rows of the latest fetch of each partition in ``keys``, in fetch order."""
+    staged = stage_latest(conn, spec, keys)
+    return conn.execute(f"SELECT * EXCLUDE (_row) FROM {staged} ORDER BY _row").df()

@@ -38,14 +38,15 @@ from twilight_resources.warehouse.ledger import (
     record_write,
 )
 from twilight_resources.warehouse.locking import connect_writable, write_lock, writers_waiting
-from twilight_resources.warehouse.normalize import NormalizedBatch
-from twilight_resources.warehouse.raw import append_raw, load_latest
+from twilight_resources.warehouse.normalize import NormalizedBatch, normalize_relation
+from twilight_resources.warehouse.raw import append_raw, load_latest, stage_latest
 from twilight_resources.warehouse.rawfile import drop_moved, left_in_main, open_raw, raw_path
 from twilight_resources.warehouse.schema import TableSpec, apply_ddl, table_spec
 from twilight_resources.warehouse.snapshots import SnapshotInfo, defer_locked, publish_locked
 from twilight_resources.warehouse.upsert import CLASSIFIED, INSERT, UPDATE, upsert_normalized
 
 UNPARTITIONED = ""
+TUSHARE_SQL = "'tushare'"  # the source of every raw row of a table with one source
 _TOTALS = ("rows", "inserted", "updated", "unchanged", "rejected")
 
 
@@ -312,6 +313,26 @@ class WarehouseWriter:
             raise ValueError(f"{table} is not a raw table")
         with write_lock(self.path, self.lock_timeout), self._raw_connection() as conn:
             return load_latest(conn, spec, partition_keys)
+
+    def normalize_raw(
+        self,
+        raw_table: str,
+        table: str,
+        partition_keys: Sequence[str],
+        *,
+        source_sql: str = TUSHARE_SQL,
+    ) -> NormalizedBatch:
+        """The latest fetch of each partition of ``raw_table``, normalized for ``table`` inside
+        DuckDB: the raw rows never become a DataFrame. ``source_sql``: each raw row's source
+        (an SQL expression over the raw columns)."""
+        raw = table_spec(raw_table)
+        if raw.layer != "raw":
+            raise ValueError(f"{raw_table} is not a raw table")
+        with write_lock(self.path, self.lock_timeout), self._raw_connection() as conn:
+            staged = stage_latest(conn, raw, partition_keys)
+            return normalize_relation(
+                conn, table_spec(table), staged, list(raw.columns), source_sql
+            )
 
     def raw_partitions(self, table: str) -> pd.DataFrame:
         """The latest raw ledger row of each partition of ``table`` (what was fetched)."""
