@@ -7,7 +7,7 @@ little. Usage::
 
     python bench/bench_backfill.py [--stocks 5000] [--start 20220101] [--end 20241231]
         [--latency-ms 200] [--calls-per-minute 500] [--tables daily,adj_factor,daily_basic]
-        [--chunk 100 --parallel 3 | --single-run] [--throttle 250 [--throttle-block-s 60]]
+        [--chunk 200 --parallel 3 | --single-run] [--throttle 250 [--throttle-block-s 60]]
         [--postgres postgresql://postgres@127.0.0.1:5432/test]
 
 ``--throttle N`` makes the simulator refuse as real tokens are refused at times: below the stated
@@ -43,7 +43,7 @@ import httpx
 from benchkit import become_subreaper, reap_adopted, start_simulator
 
 from twilight_app.instance import DAGSTER_YAML
-from twilight_assets.backfill import LAYERS
+from twilight_assets.backfill import CHUNK, LAYERS
 
 
 def start_sim(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--calls-per-minute", type=int, default=500)
     parser.add_argument("--tables", default="daily,adj_factor,daily_basic")
     parser.add_argument("--port", type=int, default=18765)
-    parser.add_argument("--chunk", type=int, default=100, help="partitions per chunk run")
+    parser.add_argument("--chunk", type=int, default=CHUNK, help="partitions per chunk run")
     parser.add_argument("--parallel", type=int, default=3, help="chunk runs at a time, at most")
     parser.add_argument("--single-run", action="store_true", help="one range run instead")
     parser.add_argument("--postgres", help="server URL for a throwaway Dagster instance database")

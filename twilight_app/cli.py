@@ -107,6 +107,7 @@ def _ensure_calendar(settings: TwilightSettings, start: str, end: str) -> bool:
 def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
     """Backfill a range as chunked range runs, overlapped so the call budget never idles."""
     from twilight_assets.backfill import (
+        CHUNK,
         BackfillProgress,
         pending,
         plan_chunks,
@@ -124,7 +125,7 @@ def _cmd_backfill(args: argparse.Namespace, rest: list[str]) -> int:
     parser.add_argument("--tables", required=True, help="comma-separated APIs, one partitioning")
     parser.add_argument("--start", required=True, help="YYYYMMDD")
     parser.add_argument("--end", required=True, help="YYYYMMDD")
-    parser.add_argument("--chunk", type=int, default=100, help="partitions per run, at most")
+    parser.add_argument("--chunk", type=int, default=CHUNK, help="partitions per run, at most")
     parser.add_argument("--parallel", type=int, default=3, help="runs at a time, at most")
     opts = parser.parse_args(rest)
     if opts.chunk < 1 or opts.parallel < 1:
