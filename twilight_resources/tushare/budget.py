@@ -5,8 +5,8 @@ directory rather than in a process. Calls of one API are spaced evenly (60 / rat
 that never exceeds the per-minute window, yet reaches the full rate with several calls in flight.
 The upstream counts a call at some moment between its send and its answer, so spacing alone
 does not hold when a call is counted late (a slow network, a loaded server): a call is also
-never sent sooner than a window after the answer of the call ``rate`` calls before it. Any
-``rate + 1`` calls then span a whole window on the upstream's clock, whatever the delays.
+never sent sooner than a window after the answer of the call ``limit`` calls before it. Any
+``limit + 1`` calls then span a whole window on the upstream's clock, whatever the delays.
 
 Real tokens are refused below their stated rate at times, for about a minute, and calling on
 during that minute only prolongs it. So a refusal pauses the whole token (every API, thread and
@@ -192,16 +192,18 @@ class CallBudget:
         return Slot(slot, paused_s=max(0.0, min(slot, pause) - now))
 
     def _clear_from(self, api_name: str, slot: float) -> float:
-        """When the call of ``slot`` may be sent: a window after the answer of the call ``rate``
-        calls before it (now plus a poll step while that one is in flight; its slot if it
-        stays unanswered for a window, as when its caller died)."""
+        """When the call of ``slot`` may be sent: a window after the answer of the call a
+        window's worth of calls before it, at the API's stated limit (now plus a poll step
+        while that one is in flight; its slot if it stays unanswered for a window, as when
+        its caller died). A rate lowered after a refusal is kept by the spacing and the pause:
+        counted against the calls made before the cut, it would stall the API for a window."""
         now = time.time()
+        calls = max(1, int(self.limits.per_minute(api_name) * self.window_s / 60.0))
         with self._read() as conn:
-            _, rate = self._state(conn, api_name, now)
             row = conn.execute(
                 "SELECT at, done FROM grants WHERE key = ? AND at < ? ORDER BY at DESC "
                 "LIMIT 1 OFFSET ?",
-                (self._api_key(api_name), slot, max(1, int(rate * self.window_s / 60.0)) - 1),
+                (self._api_key(api_name), slot, calls - 1),
             ).fetchone()
         if row is None:
             return 0.0

@@ -155,11 +155,15 @@ def _held_fetches(
     return {str(row[0]) for row in rows}
 
 
-def stage_latest(conn: duckdb.DuckDBPyConnection, spec: TableSpec, keys: Sequence[str]) -> str:
+def stage_latest(
+    conn: duckdb.DuckDBPyConnection, spec: TableSpec, keys: Sequence[str], catalog: str = ""
+) -> str:
     """A temp table of the rows of the latest fetch of each partition in ``keys`` (older fetches
-    stay in history), ``_row`` numbering them in fetch order; returns its name."""
+    stay in history), ``_row`` numbering them in fetch order; returns its name. ``catalog``:
+    the attached database holding the raw tables, if not the connection's own."""
+    prefix = f"{catalog}." if catalog else ""
     fetches = conn.execute(
-        "SELECT partition_key, raw_id_min, raw_id_max FROM meta_partition_latest "
+        f"SELECT partition_key, raw_id_min, raw_id_max FROM {prefix}meta_partition_latest "
         "WHERE table_name = ? AND list_contains(CAST(? AS VARCHAR[]), partition_key) "
         "AND raw_id_min IS NOT NULL",
         [spec.name, list(keys)],
@@ -167,14 +171,14 @@ def stage_latest(conn: duckdb.DuckDBPyConnection, spec: TableSpec, keys: Sequenc
     if not fetches:
         conn.execute(
             f"CREATE OR REPLACE TEMP TABLE {LATEST} AS "
-            f"SELECT *, raw_id AS _row FROM {spec.name} LIMIT 0"
+            f"SELECT *, raw_id AS _row FROM {prefix}{spec.name} LIMIT 0"
         )
         return LATEST
     fetch_frame = pd.DataFrame(fetches, columns=["partition_key", "low", "high"])
     with registered(conn, "latest_fetches", fetch_frame):
         conn.execute(
             f"CREATE OR REPLACE TEMP TABLE {LATEST} AS SELECT r.*, r.raw_id AS _row "
-            f"FROM {spec.name} r JOIN latest_fetches f "
+            f"FROM {prefix}{spec.name} r JOIN latest_fetches f "
             "ON r.partition_key = f.partition_key AND r.raw_id BETWEEN f.low AND f.high "
             "WHERE r.raw_id BETWEEN ? AND ?",
             [int(fetch_frame["low"].min()), int(fetch_frame["high"].max())],

@@ -121,7 +121,7 @@ def _create(conn: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
     database = _current(conn)
     old = warehouse.exists()
     if old:
-        conn.execute(f"ATTACH {_literal(warehouse)} AS {OLD} (READ_ONLY)")
+        conn.execute(f"ATTACH {path_literal(warehouse)} AS {OLD} (READ_ONLY)")
     try:
         conn.begin()
         apply_raw_ddl(conn)
@@ -175,5 +175,6 @@ def _current(conn: duckdb.DuckDBPyConnection) -> str:
     return str(row[0])
 
 
-def _literal(path: Path) -> str:
+def path_literal(path: Path) -> str:
+    """``path`` as an SQL string literal (for ATTACH)."""
     return "'" + str(path).replace("'", "''") + "'"

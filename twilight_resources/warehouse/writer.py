@@ -30,6 +30,7 @@ import pandas as pd
 
 from twilight_resources.settings import TwilightSettings, get_settings
 from twilight_resources.warehouse import parts, statement_rows
+from twilight_resources.warehouse.connections import connect
 from twilight_resources.warehouse.frames import utc_now
 from twilight_resources.warehouse.ledger import (
     PARTITIONS_SQL,
@@ -40,7 +41,13 @@ from twilight_resources.warehouse.ledger import (
 from twilight_resources.warehouse.locking import connect_writable, write_lock, writers_waiting
 from twilight_resources.warehouse.normalize import NormalizedBatch, normalize_relation
 from twilight_resources.warehouse.raw import append_raw, load_latest, stage_latest
-from twilight_resources.warehouse.rawfile import drop_moved, left_in_main, open_raw, raw_path
+from twilight_resources.warehouse.rawfile import (
+    drop_moved,
+    left_in_main,
+    open_raw,
+    path_literal,
+    raw_path,
+)
 from twilight_resources.warehouse.schema import TableSpec, apply_ddl, table_spec
 from twilight_resources.warehouse.snapshots import SnapshotInfo, defer_locked, publish_locked
 from twilight_resources.warehouse.upsert import CLASSIFIED, INSERT, UPDATE, upsert_normalized
@@ -324,15 +331,26 @@ class WarehouseWriter:
     ) -> NormalizedBatch:
         """The latest fetch of each partition of ``raw_table``, normalized for ``table`` inside
         DuckDB: the raw rows never become a DataFrame. ``source_sql``: each raw row's source
-        (an SQL expression over the raw columns)."""
+        (an SQL expression over the raw columns). The rows are copied into memory under the
+        writer lock, and cast after it, so other writers wait only for the copy."""
         raw = table_spec(raw_table)
         if raw.layer != "raw":
             raise ValueError(f"{raw_table} is not a raw table")
-        with write_lock(self.path, self.lock_timeout), self._raw_connection() as conn:
-            staged = stage_latest(conn, raw, partition_keys)
+        conn = connect(config=self.config)
+        try:
+            with write_lock(self.path, self.lock_timeout):
+                with self._raw_connection():  # created, and its schema current
+                    pass
+                conn.execute(f"ATTACH {path_literal(self.raw_path)} AS raw_file (READ_ONLY)")
+                try:
+                    staged = stage_latest(conn, raw, partition_keys, catalog="raw_file")
+                finally:
+                    conn.execute("DETACH raw_file")
             return normalize_relation(
                 conn, table_spec(table), staged, list(raw.columns), source_sql
             )
+        finally:
+            conn.close()
 
     def raw_partitions(self, table: str) -> pd.DataFrame:
         """The latest raw ledger row of each partition of ``table`` (what was fetched)."""
