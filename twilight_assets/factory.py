@@ -43,7 +43,7 @@ from twilight_resources.warehouse import NormalizedBatch, table_spec
 from twilight_resources.warehouse.claims import Owner, PartitionClaims
 from twilight_resources.warehouse.io_manager import RawPartitions
 from twilight_resources.warehouse.raw import RawBatch
-from twilight_resources.warehouse.writer import UNPARTITIONED
+from twilight_resources.warehouse.writer import TUSHARE_SQL, UNPARTITIONED
 
 Hook = Callable[[AssetExecutionContext, pd.DataFrame], None]
 log = logging.getLogger(__name__)
@@ -298,10 +298,8 @@ def build_table_assets(table: UpstreamTable) -> list[AssetsDefinition]:
         description=f"{table.description} Typed, de-duplicated, primary-key upserted.",
     )
     def normalized_asset(context: AssetExecutionContext, raw: RawPartitions) -> NormalizedBatch:
-        if table.alternate is not None:
-            batch = raw.normalize(f"normalized_{table.api}", table.alternate.row_source)
-        else:
-            batch = raw.normalize(f"normalized_{table.api}")
+        source = table.alternate.row_source if table.alternate is not None else TUSHARE_SQL
+        batch = raw.normalize(f"normalized_{table.api}", source)
         if not batch.rejects.empty:
             context.log.warning(
                 "%d rows of %s rejected into quarantine, e.g. %s",

@@ -94,8 +94,9 @@ def _empty_rejects() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
 
 
-def _raw_rows(raw_df: pd.DataFrame, positions: np.ndarray, columns: list[str]) -> list[str]:
-    subset = raw_df.iloc[positions][columns].astype(object)
+def _raw_rows(rows: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Each row's ``columns`` as JSON text, missing values as null."""
+    subset = rows[columns].astype(object)
     # pandas-stubs' Scalar leaves out None, which where() takes as the fill value.
     subset = subset.where(subset.notna(), None)  # type: ignore[call-overload]
     return [
@@ -213,7 +214,7 @@ def normalize_relation(
                     rows["partition_key"].to_numpy() if "partition_key" in carried else None
                 ),
                 "reason": [reason for _, reason in rejected],
-                "raw_row": _raw_rows(rows, np.arange(len(rows)), shown),
+                "raw_row": _raw_rows(rows, shown),
             }
         ),
     )
